@@ -1,0 +1,40 @@
+"""Sphinx configuration."""
+
+from datetime import date
+from importlib.metadata import version as _version
+
+project = "sc_synth"
+author = "sc_synth developers"
+copyright = f"{date.today():%Y}, {author}"
+release = _version("sc-synth")
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx_autodoc_typehints",
+]
+
+autosummary_generate = True
+autodoc_member_order = "bysource"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = True
+typehints_defaults = "braces"
+always_document_param_types = True
+
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+# Tutorials execute in CI through pytest; the docs render their stored outputs.
+nb_execution_mode = "off"
+
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+templates_path = ["_templates"]
+
+
+html_theme = "sphinx_book_theme"
+html_title = "sc_synth"
+html_static_path = ["_static"]

@@ -1,0 +1,1 @@
+"""Plotting: figures of how real synthetic cells are."""

@@ -1,0 +1,1 @@
+"""Preprocessing: simulate counts with known ground truth and estimate simulation parameters."""

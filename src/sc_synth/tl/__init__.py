@@ -1,0 +1,1 @@
+"""Tools: train generators, generate synthetic cells, evaluate them against real cells."""
