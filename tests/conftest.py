@@ -72,3 +72,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def trained_vae() -> AnnData:
+    """``make_counts()`` with a small VAE trained on it under ``uns["vae"]``; do not modify."""
+    from sc_synth.tl import train_vae
+
+    adata = make_counts()
+    train_vae(
+        adata,
+        labels_key="cell_type",
+        batch_key="batch",
+        max_epochs=40,
+        batch_size=32,
+        n_hidden=32,
+        n_latent=4,
+        enable_progress_bar=False,
+    )
+    return adata

@@ -1,1 +1,4 @@
 """Tools: train generators, generate synthetic cells, evaluate them against real cells."""
+
+from ._generate import generate
+from ._train import train_vae

@@ -1,0 +1,166 @@
+"""The conditional count VAE: an scvi-tools model around :class:`scvi.module.VAE`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import CategoricalJointObsField, CategoricalObsField, LayerField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin, VAEMixin
+from scvi.module import VAE
+
+from ._latent_prior import LatentPrior
+from ._record import load_weights
+
+#: Module arguments a user may set through ``train_vae(**kwargs)``.
+MODULE_OPTIONS = (
+    "n_hidden",
+    "n_latent",
+    "n_layers",
+    "dropout_rate",
+    "dispersion",
+    "gene_likelihood",
+    "latent_distribution",
+    "use_batch_norm",
+    "use_layer_norm",
+)
+
+
+class VAEGenerator(VAEMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """A count VAE conditioned on labels and batches, for generating new cells.
+
+    The module is scvi-tools' :class:`~scvi.module.VAE` with the labels given twice: as labels,
+    so the negative-binomial dispersion is fitted per gene and label (one dispersion across cell
+    types absorbs the misfit of every type and makes all samples too noisy), and as a categorical
+    covariate, so encoder and decoder are conditioned on the cell type as well as the batch.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    n_hidden, n_latent, n_layers, dropout_rate
+        Network sizes, as in :class:`~scvi.model.SCVI`.
+    dispersion
+        ``"gene-label"`` (default with labels), ``"gene-batch"`` (default with batches only),
+        ``"gene"`` or ``"gene-cell"``.
+    gene_likelihood
+        ``"nb"`` (default) or ``"zinb"``.
+    **module_kwargs
+        Passed to :class:`~scvi.module.VAE`.
+    """
+
+    _module_cls = VAE
+
+    def __init__(
+        self,
+        adata: AnnData,
+        n_hidden: int = 128,
+        n_latent: int = 10,
+        n_layers: int = 1,
+        dropout_rate: float = 0.1,
+        dispersion: str | None = None,
+        gene_likelihood: str = "nb",
+        **module_kwargs,
+    ):
+        super().__init__(adata)
+        has_labels = REGISTRY_KEYS.CAT_COVS_KEY in self.adata_manager.data_registry
+        n_labels = self.summary_stats.n_labels
+        n_batch = self.summary_stats.n_batch
+        if dispersion is None:
+            dispersion = "gene-label" if has_labels else "gene-batch" if n_batch > 1 else "gene"
+        self.module_params = {
+            "n_input": self.summary_stats.n_vars,
+            "n_batch": n_batch,
+            "n_labels": n_labels,
+            "n_cats_per_cov": [n_labels] if has_labels else None,
+            "n_hidden": n_hidden,
+            "n_latent": n_latent,
+            "n_layers": n_layers,
+            "dropout_rate": dropout_rate,
+            "dispersion": dispersion,
+            "gene_likelihood": gene_likelihood,
+            # The encoder sees batch and label, so the latent space holds what varies within them.
+            "encode_covariates": True,
+            **module_kwargs,
+        }
+        self.module = self._module_cls(**self.module_params)
+        self._model_summary_string = (
+            f"VAEGenerator: n_latent {n_latent}, n_hidden {n_hidden}, n_layers {n_layers}, "
+            f"dispersion {dispersion}, gene_likelihood {gene_likelihood}."
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+    ) -> None:
+        """Register counts, batches and labels of ``adata`` with an :class:`~scvi.data.AnnDataManager`."""
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=True),
+            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+            CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
+        ]
+        if labels_key is not None:
+            fields.append(CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, [labels_key]))
+        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        manager.register_fields(adata)
+        cls.register_manager(manager)
+
+    def fit_latent_prior(self, label: np.ndarray, seed: int) -> LatentPrior:
+        """Fit the per-label mixture prior to the training cells' posteriors."""
+        qz_mean, qz_var = self.get_latent_representation(return_dist=True)
+        return LatentPrior.fit(qz_mean, qz_var, label, self.summary_stats.n_labels, seed=seed)
+
+
+class VAESampler:
+    """Draws counts from a VAE record: latent prior → decoder → negative binomial."""
+
+    def __init__(self, record: Mapping):
+        params = dict(record["init_params"])
+        if "n_cats_per_cov" in params:
+            params["n_cats_per_cov"] = [
+                int(n) for n in np.asarray(params["n_cats_per_cov"]).ravel()
+            ]
+        for key, value in params.items():
+            if isinstance(value, np.generic):
+                params[key] = value.item()
+        try:
+            self.module = VAE(**params)
+        except TypeError as err:
+            raise ValueError(f"The record's init_params do not describe a VAE: {err}") from err
+        load_weights(self.module, record["weights"])
+        self.module.eval()
+        self.has_labels = "n_cats_per_cov" in params
+        self.prior = LatentPrior.from_record(record["latent_prior"])
+
+    @torch.inference_mode()
+    def sample(
+        self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Integer counts (cells × genes) for cells with the given codes and library sizes."""
+        z = torch.as_tensor(self.prior.sample(label, rng), dtype=torch.float32)
+        y = torch.as_tensor(label[:, None])
+        out = self.module.generative(
+            z=z,
+            library=torch.as_tensor(np.log(library)[:, None], dtype=torch.float32),
+            batch_index=torch.as_tensor(batch[:, None]),
+            cat_covs=y if self.has_labels else None,
+            y=y,
+        )
+        px = out["px"]
+        mu = px.mu.double().numpy()
+        theta = px.theta.double().numpy()
+        counts = rng.poisson(rng.gamma(theta, mu / theta))
+        if self.module.gene_likelihood == "zinb":
+            dropped = rng.random(counts.shape) < torch.sigmoid(px.zi_logits).double().numpy()
+            counts[dropped] = 0
+        return counts

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import scvi
+from anndata import AnnData
+from lightning.pytorch import Trainer
+from scipy import sparse
+from scvi.model.base import UnsupervisedTrainingMixin
+
+from .._validation import (
+    check_counts,
+    check_min_cells_per_category,
+    check_obs_key,
+    get_matrix,
+)
+from ..models._conditions import Conditions, categories
+from ..models._record import base_record, clean_params, history_to_record, weights_to_record
+from ..models._vae import MODULE_OPTIONS, VAEGenerator
+
+_TRAIN_OPTIONS = frozenset(
+    inspect.signature(UnsupervisedTrainingMixin.train).parameters
+) | frozenset(inspect.signature(Trainer.__init__).parameters)
+_TRAIN_OPTIONS = _TRAIN_OPTIONS - {"self", "trainer_kwargs", "kwargs", "max_epochs"}
+
+
+def _split_kwargs(kwargs: dict, module_options: tuple[str, ...]) -> tuple[dict, dict]:
+    module, train = {}, {}
+    for key, value in kwargs.items():
+        if key in module_options:
+            module[key] = value
+        elif key in _TRAIN_OPTIONS:
+            train[key] = value
+        else:
+            raise TypeError(
+                f"Unknown keyword argument {key!r}. Model options: {sorted(module_options)}; "
+                "training options are those of scvi-tools' `train` and Lightning's `Trainer` "
+                "(e.g. batch_size, train_size, early_stopping, plan_kwargs, strategy)."
+            )
+    return module, train
+
+
+def _training_view(
+    adata: AnnData,
+    layer: str | None,
+    labels_key: str | None,
+    batch_key: str | None,
+    allow_non_integer: bool,
+) -> tuple[AnnData, np.ndarray]:
+    """Check the input and build a lean AnnData sharing the counts, which scvi-tools may annotate.
+
+    scvi-tools writes registry columns into the AnnData it is set up on; training on this
+    stand-in leaves the user's object untouched.
+    """
+    matrix = get_matrix(adata, layer)
+    name = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    check_obs_key(adata, labels_key, "labels_key")
+    check_obs_key(adata, batch_key, "batch_key")
+    if labels_key is not None and labels_key == batch_key:
+        raise ValueError("`labels_key` and `batch_key` must name different columns.")
+    check_counts(matrix, name=name, allow_non_integer=allow_non_integer)
+    check_min_cells_per_category(adata, labels_key, "labels_key")
+    if adata.n_obs < 10:
+        raise ValueError(f"adata has {adata.n_obs} cells; training needs at least 10.")
+    keys = [k for k in (labels_key, batch_key) if k is not None]
+    obs = pd.DataFrame(
+        {
+            k: pd.Categorical(adata.obs[k].astype(str), categories=categories(adata.obs[k]))
+            for k in keys
+        },
+        index=adata.obs_names,
+    )
+    matrix = sparse.csr_matrix(matrix, dtype=np.float32) if sparse.issparse(matrix) else matrix
+    lean = AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
+    library = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+    return lean, library
+
+
+def _setup_record(adata: AnnData, layer, labels_key, batch_key) -> dict:
+    return {
+        "layer": layer or "",
+        "labels_key": labels_key or "",
+        "batch_key": batch_key or "",
+        "var_names": np.asarray(adata.var_names, dtype=object),
+        "n_obs": adata.n_obs,
+    }
+
+
+def train_vae(
+    adata: AnnData,
+    *,
+    layer: str | None = None,
+    labels_key: str | None = None,
+    batch_key: str | None = None,
+    key_added: str = "vae",
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+    devices: int | list[int] | str = "auto",
+    seed: int = 0,
+    allow_non_integer: bool = False,
+    **kwargs,
+) -> None:
+    """Train a conditional count VAE and store it in ``adata.uns[key_added]``.
+
+    The model is scvi-tools' :class:`~scvi.module.VAE` (negative-binomial likelihood, observed
+    library size) conditioned on ``labels_key`` and ``batch_key`` in encoder and decoder, with
+    dispersions per gene and label. After training, a Gaussian mixture per label is fitted to the
+    encoder's posteriors of the training cells (the aggregate posterior) and a log-normal library
+    size per label and batch; :func:`sc_synth.tl.generate` draws new cells from these, not from
+    N(0, I) and not by re-sampling training cells.
+
+    Parameters
+    ----------
+    adata
+        Cells × genes of raw integer counts.
+    layer
+        Layer holding the counts; ``None`` uses ``adata.X``.
+    labels_key
+        Column of ``adata.obs`` with cell types; the model then generates cells of a chosen type.
+    batch_key
+        Column of ``adata.obs`` with batches; the model then generates cells of a chosen batch.
+    key_added
+        Key in ``adata.uns`` for the trained model.
+    max_epochs
+        Passes through the data; ``None`` uses scvi-tools' heuristic
+        (:func:`scvi.model.get_max_epochs_heuristic`).
+    accelerator, devices
+        Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
+        Several GPUs need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``.
+    seed
+        Seed of weights, data order and the latent prior fit (through ``scvi.settings.seed``).
+    allow_non_integer
+        Train on non-integer values (e.g. ambient-corrected counts) instead of refusing them.
+    **kwargs
+        Model options (``n_latent`` = 10, ``n_hidden`` = 128, ``n_layers`` = 1,
+        ``dropout_rate`` = 0.1, ``dispersion``, ``gene_likelihood`` = ``"nb"`` or ``"zinb"``) and
+        training options of :meth:`scvi.model.SCVI.train` and :class:`lightning.pytorch.Trainer`
+        (``batch_size``, ``train_size``, ``early_stopping``, ``plan_kwargs``, ``strategy``,
+        ``enable_progress_bar``, …).
+
+    Returns
+    -------
+    Nothing; writes ``adata.uns[key_added]``, a dict of plain values and arrays that
+    :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"vae"``), ``sc_synth_version``,
+    ``record_version``, ``init_params`` (module arguments), ``setup`` (layer, keys, var_names),
+    ``conditions`` (label and batch order, cells and log-normal library sizes per label and
+    batch), ``latent_prior``, ``weights`` (the state dict as arrays) and ``history`` (losses per
+    epoch). Nothing else in ``adata`` changes; a failed call changes nothing.
+    """
+    module_kwargs, train_kwargs = _split_kwargs(kwargs, MODULE_OPTIONS)
+    lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    conditions = Conditions.fit(lean, library, labels_key, batch_key)
+
+    scvi.settings.seed = seed
+    VAEGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
+    model = VAEGenerator(lean, **module_kwargs)
+    model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **train_kwargs)
+    label, _ = conditions.codes(lean)
+    prior = model.fit_latent_prior(label, seed=seed)
+
+    record = base_record("vae")
+    record.update(
+        init_params=clean_params(model.module_params),
+        setup=_setup_record(adata, layer, labels_key, batch_key),
+        conditions=conditions.to_record(),
+        latent_prior=prior.to_record(),
+        weights=weights_to_record(model.module),
+        history=history_to_record(model.history),
+    )
+    adata.uns[key_added] = record
