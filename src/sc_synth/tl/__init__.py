@@ -1,4 +1,5 @@
 """Tools: train generators, generate synthetic cells, evaluate them against real cells."""
 
+from ._augment import augment
 from ._generate import generate
 from ._train import train_vae
