@@ -13,7 +13,7 @@ from .. import __version__
 
 #: Bumped when the layout of a record changes; older readers refuse newer records.
 RECORD_VERSION = 1
-KINDS = ("vae",)
+KINDS = ("vae", "gan")
 _REQUIRED = ("kind", "record_version", "sc_synth_version", "init_params", "setup", "weights")
 
 

@@ -19,6 +19,7 @@ class Sampler(Protocol):
 
 def load_sampler(record: Mapping) -> Sampler:
     """Rebuild the model held in ``record`` (already checked by ``read_record``)."""
+    from ._gan import GANSampler
     from ._vae import VAESampler
 
-    return VAESampler(record)
+    return {"vae": VAESampler, "gan": GANSampler}[str(record["kind"])](record)

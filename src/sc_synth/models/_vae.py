@@ -13,6 +13,7 @@ from scvi.data.fields import CategoricalJointObsField, CategoricalObsField, Laye
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin, VAEMixin
 from scvi.module import VAE
 
+from ._conditions import Conditions
 from ._latent_prior import LatentPrior
 from ._record import load_weights
 
@@ -121,6 +122,65 @@ class VAEGenerator(VAEMixin, UnsupervisedTrainingMixin, BaseModelClass):
         return LatentPrior.fit(qz_mean, qz_var, label, self.summary_stats.n_labels, seed=seed)
 
 
+@torch.inference_mode()
+def decode(
+    module: VAE, z: np.ndarray, label: np.ndarray, batch: np.ndarray, library: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Negative-binomial mean, dispersion and zero-inflation probability for latent codes."""
+    # The decoder's categorical inputs are the batch, then the labels when they were registered.
+    label_covariate = len(module.decoder.px_decoder.n_cat_list) > 1
+    y = torch.as_tensor(label[:, None])
+    px = module.generative(
+        z=torch.as_tensor(z, dtype=torch.float32),
+        library=torch.as_tensor(np.log(library)[:, None], dtype=torch.float32),
+        batch_index=torch.as_tensor(batch[:, None]),
+        cat_covs=y if label_covariate else None,
+        y=y,
+    )["px"]
+    zi = torch.sigmoid(px.zi_logits).double().numpy() if module.gene_likelihood == "zinb" else None
+    theta = np.broadcast_to(px.theta.double().numpy(), px.mu.shape)
+    return px.mu.double().numpy(), theta, zi
+
+
+def calibrate_dispersion(
+    module: VAE,
+    prior: LatentPrior,
+    conditions: Conditions,
+    counts,
+    label: np.ndarray,
+    *,
+    n_draws: int = 500,
+    shrinkage: float = 20.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Dispersions per label and gene that make generated counts as variable as the training cells.
+
+    The likelihood's dispersion is fitted with ``z`` drawn from each cell's own posterior, so it
+    absorbs how poorly the decoder fits and makes samples from the prior far noisier than real
+    cells. Here the variance of counts generated from the prior, ``Var(mu) + E[mu] + E[mu²]/θ``,
+    is matched to the training cells' variance per label and gene (method of moments); labels
+    with few cells are shrunk toward the trained dispersion on the log scale.
+    """
+    rng = np.random.default_rng(seed)
+    n_labels, n_genes = len(conditions.labels), counts.shape[1]
+    theta = np.empty((n_labels, n_genes))
+    for lab in range(n_labels):
+        real = counts[label == lab]
+        real = real.toarray() if hasattr(real, "toarray") else np.asarray(real)
+        share = conditions.n_cells[lab] / conditions.n_cells[lab].sum()
+        batch = rng.choice(len(share), size=n_draws, p=share)
+        codes = np.full(n_draws, lab)
+        library = conditions.sample_library(codes, batch, rng)
+        mu, trained, _ = decode(module, prior.sample(codes, rng), codes, batch, library)
+        excess = real.var(0, ddof=1) - mu.var(0) - mu.mean(0)
+        inv = np.maximum(excess, 0.0) / np.maximum((mu**2).mean(0), 1e-12)
+        # Where the model alone is already as variable as the data, counts are near-Poisson.
+        moments = 1.0 / np.maximum(inv, 1e-4)
+        weight = len(real) / (len(real) + shrinkage)
+        theta[lab] = np.exp(weight * np.log(moments) + (1 - weight) * np.log(trained.mean(0)))
+    return theta
+
+
 class VAESampler:
     """Draws counts from a VAE record: latent prior → decoder → negative binomial."""
 
@@ -139,28 +199,16 @@ class VAESampler:
             raise ValueError(f"The record's init_params do not describe a VAE: {err}") from err
         load_weights(self.module, record["weights"])
         self.module.eval()
-        self.has_labels = "n_cats_per_cov" in params
         self.prior = LatentPrior.from_record(record["latent_prior"])
+        self.theta = np.asarray(record["dispersion"], dtype=np.float64)
 
-    @torch.inference_mode()
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Integer counts (cells × genes) for cells with the given codes and library sizes."""
-        z = torch.as_tensor(self.prior.sample(label, rng), dtype=torch.float32)
-        y = torch.as_tensor(label[:, None])
-        out = self.module.generative(
-            z=z,
-            library=torch.as_tensor(np.log(library)[:, None], dtype=torch.float32),
-            batch_index=torch.as_tensor(batch[:, None]),
-            cat_covs=y if self.has_labels else None,
-            y=y,
-        )
-        px = out["px"]
-        mu = px.mu.double().numpy()
-        theta = px.theta.double().numpy()
+        mu, _, zi = decode(self.module, self.prior.sample(label, rng), label, batch, library)
+        theta = self.theta[label]
         counts = rng.poisson(rng.gamma(theta, mu / theta))
-        if self.module.gene_likelihood == "zinb":
-            dropped = rng.random(counts.shape) < torch.sigmoid(px.zi_logits).double().numpy()
-            counts[dropped] = 0
+        if zi is not None:
+            counts[rng.random(counts.shape) < zi] = 0
         return counts

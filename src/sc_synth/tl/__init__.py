@@ -2,4 +2,4 @@
 
 from ._augment import augment
 from ._generate import generate
-from ._train import train_vae
+from ._train import train_gan, train_vae

@@ -17,8 +17,11 @@ from .._validation import (
     get_matrix,
 )
 from ..models._conditions import Conditions, categories
+from ..models._gan import MODULE_OPTIONS as GAN_MODULE_OPTIONS
+from ..models._gan import PLAN_OPTIONS as GAN_PLAN_OPTIONS
+from ..models._gan import GANGenerator, check_loss
 from ..models._record import base_record, clean_params, history_to_record, weights_to_record
-from ..models._vae import MODULE_OPTIONS, VAEGenerator
+from ..models._vae import MODULE_OPTIONS, VAEGenerator, calibrate_dispersion
 
 _TRAIN_OPTIONS = frozenset(
     inspect.signature(UnsupervisedTrainingMixin.train).parameters
@@ -159,6 +162,10 @@ def train_vae(
     model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **train_kwargs)
     label, _ = conditions.codes(lean)
     prior = model.fit_latent_prior(label, seed=seed)
+    model.module.eval()
+    dispersion = calibrate_dispersion(
+        model.module.cpu(), prior, conditions, lean.X, label, seed=seed
+    )
 
     record = base_record("vae")
     record.update(
@@ -166,6 +173,113 @@ def train_vae(
         setup=_setup_record(adata, layer, labels_key, batch_key),
         conditions=conditions.to_record(),
         latent_prior=prior.to_record(),
+        dispersion=dispersion,
+        weights=weights_to_record(model.module),
+        history=history_to_record(model.history),
+    )
+    adata.uns[key_added] = record
+
+
+def train_gan(
+    adata: AnnData,
+    *,
+    layer: str | None = None,
+    labels_key: str | None = None,
+    batch_key: str | None = None,
+    key_added: str = "gan",
+    loss: str = "wgan-gp",
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+    devices: int | list[int] | str = "auto",
+    seed: int = 0,
+    allow_non_integer: bool = False,
+    **kwargs,
+) -> None:
+    """Train a conditional GAN and store it in ``adata.uns[key_added]``.
+
+    Generator and critic work on library-size-normalised log expression,
+    ``log1p(counts / library * target_sum)`` with ``target_sum`` the median library size. The
+    generator maps Gaussian noise and the (standardised log) library size to a profile, with
+    conditional batch norm on ``labels_key`` and ``batch_key``; the critic is a projection critic
+    on the same conditions. :func:`sc_synth.tl.generate` draws a library size per label and batch
+    from the log-normal fitted at training, generates a profile for it and rounds the profile
+    scaled to that library size at random to integer counts, so library sizes vary as in the
+    training cells.
+
+    Parameters
+    ----------
+    adata
+        Cells × genes of raw integer counts.
+    layer
+        Layer holding the counts; ``None`` uses ``adata.X``.
+    labels_key
+        Column of ``adata.obs`` with cell types; the model then generates cells of a chosen type.
+    batch_key
+        Column of ``adata.obs`` with batches; the model then generates cells of a chosen batch.
+    key_added
+        Key in ``adata.uns`` for the trained model.
+    loss
+        ``"wgan-gp"``: Wasserstein loss with gradient penalty (weight ``gradient_penalty`` = 10),
+        5 critic steps per generator step, Adam with lr 1e-4 and betas (0.5, 0.9).
+        ``"vanilla"``: the non-saturating GAN loss (binary cross-entropy), 1 critic step per
+        generator step, Adam with lr 2e-4 and betas (0.5, 0.999).
+    max_epochs
+        Passes through the data; ``None`` gives about 3,000 generator steps (each critic step
+        takes one minibatch), at least 10 and at most 2,000 epochs.
+    accelerator, devices
+        Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
+        Several GPUs need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``.
+    seed
+        Seed of weights, noise and data order (through ``scvi.settings.seed``).
+    allow_non_integer
+        Train on non-integer values (e.g. ambient-corrected counts) instead of refusing them.
+    **kwargs
+        Model options (``n_latent`` = 64 noise dimensions, ``n_hidden`` = 512 units in the
+        widest layer, ``n_layers`` = 2, ``gradient_penalty`` = 10), optimisation options
+        (``n_critic``, ``lr``, ``betas``, ``amsgrad`` = False; ``None`` means the defaults of
+        ``loss``) and training options of :meth:`scvi.model.SCVI.train` and
+        :class:`lightning.pytorch.Trainer` (``batch_size`` = 128, ``train_size`` = 1: all cells
+        train, a smaller value logs precision and recall on the held-out rest; ``strategy``,
+        ``enable_progress_bar``, …).
+
+    Returns
+    -------
+    Nothing; writes ``adata.uns[key_added]``, a dict of plain values and arrays that
+    :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"gan"``), ``sc_synth_version``,
+    ``record_version``, ``init_params`` (module arguments, among them ``loss``, ``target_sum``
+    and the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
+    ``amsgrad`` as used), ``setup`` (layer, keys, var_names), ``conditions`` (label and batch
+    order, cells and log-normal library sizes per label and batch), ``weights`` (generator and
+    critic state dict as arrays) and ``history`` (per epoch: ``critic_loss_train``,
+    ``generator_loss_train`` (for epochs with a generator step), ``precision_train`` and ``recall_train`` of generated against real
+    cells within minibatches, for ``"wgan-gp"`` ``wasserstein_train`` and
+    ``gradient_penalty_train``, and with ``train_size < 1`` ``precision_validation`` and
+    ``recall_validation`` against the held-out cells). Nothing else in ``adata`` changes; a failed call changes nothing.
+    """
+    check_loss(loss)
+    module_kwargs, train_kwargs = _split_kwargs(kwargs, GAN_MODULE_OPTIONS + GAN_PLAN_OPTIONS)
+    plan_kwargs = dict(train_kwargs.pop("plan_kwargs", None) or {})
+    plan_kwargs.update({k: module_kwargs.pop(k) for k in GAN_PLAN_OPTIONS if k in module_kwargs})
+    lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    conditions = Conditions.fit(lean, library, labels_key, batch_key)
+
+    scvi.settings.seed = seed
+    GANGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
+    model = GANGenerator(lean, loss=loss, **module_kwargs)
+    model.train(
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        plan_kwargs=plan_kwargs,
+        **train_kwargs,
+    )
+
+    record = base_record("gan")
+    record.update(
+        init_params=clean_params(model.module_params),
+        plan_params=clean_params(model.plan_params),
+        setup=_setup_record(adata, layer, labels_key, batch_key),
+        conditions=conditions.to_record(),
         weights=weights_to_record(model.module),
         history=history_to_record(model.history),
     )

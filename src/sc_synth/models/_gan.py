@@ -1,0 +1,495 @@
+"""The conditional GAN: generator and critic in one scvi-tools module, trained adversarially."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import CategoricalObsField, LayerField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from scvi.module.base import BaseModuleClass, LossOutput
+from scvi.train import TrainingPlan
+from torch import nn
+
+from ._record import load_weights
+
+LOSSES = ("wgan-gp", "vanilla")
+
+#: Module arguments a user may set through ``train_gan(**kwargs)``.
+MODULE_OPTIONS = ("n_latent", "n_hidden", "n_layers", "gradient_penalty")
+#: Optimisation arguments a user may set through ``train_gan(**kwargs)``.
+PLAN_OPTIONS = ("n_critic", "lr", "betas", "amsgrad")
+
+#: Generator steps that ``max_epochs=None`` aims at.
+DEFAULT_GENERATOR_STEPS = 3000
+
+# Per loss: critic steps per generator step, learning rate and Adam betas as GAN practice sets
+# them (Gulrajani et al. 2017 for WGAN-GP; Radford et al. 2016 for the non-saturating loss).
+_PLAN_DEFAULTS = {
+    "wgan-gp": {"n_critic": 5, "lr": 1e-4, "betas": (0.5, 0.9)},
+    "vanilla": {"n_critic": 1, "lr": 2e-4, "betas": (0.5, 0.999)},
+}
+
+# Neighbours that define the k-NN radius of the per-batch precision/recall logged in training.
+_QUALITY_K = 3
+
+
+def check_loss(loss: str) -> None:
+    """Raise :class:`ValueError` unless ``loss`` names a known GAN loss."""
+    if loss not in LOSSES:
+        raise ValueError(f"Unknown `loss={loss!r}`; choose one of {list(LOSSES)}.")
+
+
+def default_max_epochs(n_obs: int, batch_size: int, n_critic: int) -> int:
+    """Epochs that give about :data:`DEFAULT_GENERATOR_STEPS` generator steps (10 to 2000)."""
+    batches = max(1, math.ceil(n_obs / batch_size))
+    return int(np.clip(math.ceil(DEFAULT_GENERATOR_STEPS * n_critic / batches), 10, 2000))
+
+
+class _ConditionalBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are learned per label and per batch."""
+
+    def __init__(self, n_features: int, n_labels: int, n_batch: int):
+        super().__init__()
+        self.n_labels = n_labels
+        self.norm = nn.BatchNorm1d(n_features, affine=False)
+        # Zero offsets start every condition at the plain (scale 1, shift 0) normalisation.
+        self.scale = nn.Embedding(n_labels + n_batch, n_features)
+        self.shift = nn.Embedding(n_labels + n_batch, n_features)
+        nn.init.zeros_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, h, label, batch):
+        codes = (label, batch + self.n_labels)
+        scale = 1 + sum(self.scale(c) for c in codes)
+        shift = sum(self.shift(c) for c in codes)
+        return self.norm(h) * scale + shift
+
+
+class _Generator(nn.Module):
+    """Noise and library size → log-normalised expression, conditioned by batch norm."""
+
+    def __init__(self, n_latent, widths, n_output, n_labels, n_batch):
+        super().__init__()
+        dims = [n_latent + 1, *widths]
+        self.linears = nn.ModuleList(nn.Linear(i, o) for i, o in zip(dims, dims[1:], strict=False))
+        self.norms = nn.ModuleList(_ConditionalBatchNorm(w, n_labels, n_batch) for w in widths)
+        self.out = nn.Linear(widths[-1], n_output)
+
+    def forward(self, noise, log_library, label, batch):
+        h = torch.cat([noise, log_library], dim=1)
+        for linear, norm in zip(self.linears, self.norms, strict=True):
+            h = F.relu(norm(linear(h), label, batch))
+        # ReLU output: genes can be exactly zero, as most are in a real cell.
+        return F.relu(self.out(h))
+
+
+class _Critic(nn.Module):
+    """Projection critic: an unconditional score plus ⟨embedding of label and batch, features⟩."""
+
+    def __init__(self, n_input, widths, n_labels, n_batch):
+        super().__init__()
+        self.n_labels = n_labels
+        dims = [n_input + 1, *widths]
+        # No batch norm: the gradient penalty is defined per cell, not per minibatch.
+        layers = []
+        for i, o in zip(dims, dims[1:], strict=False):
+            layers += [nn.Linear(i, o), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(widths[-1], 1)
+        self.embed = nn.Embedding(n_labels + n_batch, widths[-1])
+
+    def forward(self, x, log_library, label, batch):
+        h = self.body(torch.cat([x, log_library], dim=1))
+        projection = self.embed(label) + self.embed(batch + self.n_labels)
+        return self.head(h).squeeze(1) + (h * projection).sum(1)
+
+
+class GANModule(BaseModuleClass):
+    """Conditional generator and critic on library-size-normalised log expression.
+
+    A cell's counts ``c`` with library size ``l`` become ``log1p(c / l * target_sum)``; the
+    generator maps noise, the standardised log library size, the label and the batch to such a
+    profile, and the critic scores a profile given the same conditions.
+
+    Parameters
+    ----------
+    n_input
+        Number of genes.
+    n_labels, n_batch
+        Number of labels and batches (1 when the model is not conditioned on them).
+    n_latent
+        Dimension of the generator's Gaussian noise.
+    n_hidden
+        Width of the generator's last hidden layer (the critic's first); the others halve.
+    n_layers
+        Hidden layers of generator and critic.
+    loss
+        ``"wgan-gp"`` (Wasserstein loss with gradient penalty) or ``"vanilla"`` (non-saturating
+        binary cross-entropy).
+    gradient_penalty
+        Weight of the gradient penalty (``"wgan-gp"`` only).
+    target_sum
+        Library size that profiles are normalised to.
+    log_library_mean, log_library_sd
+        Standardisation of the log library size the networks see.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_labels: int = 1,
+        n_batch: int = 1,
+        n_latent: int = 64,
+        n_hidden: int = 512,
+        n_layers: int = 2,
+        loss: str = "wgan-gp",
+        gradient_penalty: float = 10.0,
+        target_sum: float = 1e4,
+        log_library_mean: float = 0.0,
+        log_library_sd: float = 1.0,
+    ):
+        super().__init__()
+        check_loss(loss)
+        self.loss_name = loss
+        self.n_latent = n_latent
+        self.gradient_penalty = gradient_penalty
+        self.target_sum = target_sum
+        self.log_library_mean = log_library_mean
+        self.log_library_sd = log_library_sd
+        widths = [max(8, n_hidden // 2 ** (n_layers - 1 - i)) for i in range(n_layers)]
+        self.generator = _Generator(n_latent, widths, n_input, n_labels, n_batch)
+        self.critic = _Critic(n_input, widths[::-1], n_labels, n_batch)
+
+    def standardise_library(self, library: torch.Tensor) -> torch.Tensor:
+        """Standardised log library size, a column."""
+        return ((torch.log(library) - self.log_library_mean) / self.log_library_sd).reshape(-1, 1)
+
+    def _get_inference_input(self, tensors):
+        return {
+            "x": tensors[REGISTRY_KEYS.X_KEY],
+            "label": tensors[REGISTRY_KEYS.LABELS_KEY],
+            "batch": tensors[REGISTRY_KEYS.BATCH_KEY],
+        }
+
+    def inference(self, x, label, batch) -> dict[str, torch.Tensor]:
+        """Normalise counts to log profiles; flatten the condition codes."""
+        library = x.sum(1, keepdim=True)
+        return {
+            "x": torch.log1p(x / library * self.target_sum),
+            "log_library": self.standardise_library(library),
+            "label": label.reshape(-1).long(),
+            "batch": batch.reshape(-1).long(),
+        }
+
+    def _get_generative_input(self, tensors, inference_outputs):
+        return {k: inference_outputs[k] for k in ("log_library", "label", "batch")}
+
+    def generative(self, log_library, label, batch, noise=None) -> dict[str, torch.Tensor]:
+        """Generate profiles for the given conditions (fresh Gaussian noise unless given)."""
+        if noise is None:
+            noise = torch.randn(len(label), self.n_latent, device=log_library.device)
+        return {"x": self.generator(noise, log_library, label, batch)}
+
+    def critic_loss(self, inference_outputs, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the critic's loss on real and (detached) generated profiles, and its parts."""
+        cond = [inference_outputs[k] for k in ("log_library", "label", "batch")]
+        real = inference_outputs["x"]
+        score_real, score_fake = self.critic(real, *cond), self.critic(fake, *cond)
+        if self.loss_name == "vanilla":
+            return {"loss": F.softplus(-score_real).mean() + F.softplus(score_fake).mean()}
+        distance = score_real.mean() - score_fake.mean()
+        alpha = torch.rand(len(real), 1, device=real.device)
+        between = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.critic(between, *cond).sum(), between, create_graph=True)
+        penalty = ((grad.norm(2, dim=1) - 1) ** 2).mean()
+        return {
+            "loss": -distance + self.gradient_penalty * penalty,
+            "wasserstein": distance.detach(),
+            "gradient_penalty": penalty.detach(),
+        }
+
+    def loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
+        """Return the generator's loss: fool the critic (non-saturating form for ``"vanilla"``)."""
+        cond = [inference_outputs[k] for k in ("log_library", "label", "batch")]
+        score = self.critic(generative_outputs["x"], *cond)
+        loss = F.softplus(-score).mean() if self.loss_name == "vanilla" else -score.mean()
+        return LossOutput(loss=loss, n_obs_minibatch=len(score))
+
+    @torch.inference_mode()
+    def sample(self, noise, library, label, batch) -> torch.Tensor:
+        """Return generated profiles as relative expression (rows sum to 1) for the given cells."""
+        x = self.generative(self.standardise_library(library), label, batch, noise=noise)["x"]
+        profile = torch.expm1(x)
+        # An all-zero row (possible with ReLU outputs) becomes uniform instead of NaN.
+        profile = profile + torch.finfo(profile.dtype).tiny
+        return profile / profile.sum(1, keepdim=True)
+
+
+def _precision_recall(
+    real: torch.Tensor, fake: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k-NN manifold precision and recall (Kynkäänniemi et al. 2019) within one minibatch.
+
+    Precision: share of generated cells inside some real cell's k-NN ball; recall: share of real
+    cells inside some generated cell's ball. Mode collapse shows as falling recall.
+    """
+    k = min(k, len(real) - 1)
+
+    def radii(x):
+        return torch.cdist(x, x).kthvalue(k + 1, dim=1).values
+
+    cross = torch.cdist(fake, real)
+    precision = (cross <= radii(real)[None, :]).any(1).float().mean()
+    recall = (cross <= radii(fake)[:, None]).any(0).float().mean()
+    return precision, recall
+
+
+class GANTrainingPlan(TrainingPlan):
+    """Alternates ``n_critic`` critic steps (each on a new minibatch) with one generator step.
+
+    Parameters
+    ----------
+    module
+        A :class:`GANModule`.
+    n_critic
+        Critic steps per generator step; ``None``: 5 for ``"wgan-gp"``, 1 for ``"vanilla"``.
+    lr
+        Learning rate of both Adam optimisers; ``None``: 1e-4 (``"wgan-gp"``), 2e-4 (``"vanilla"``).
+    betas
+        Adam's betas; ``None``: (0.5, 0.9) for ``"wgan-gp"``, (0.5, 0.999) for ``"vanilla"``.
+    amsgrad
+        Use the AMSGrad variant of Adam.
+    **kwargs
+        Passed to :class:`scvi.train.TrainingPlan`.
+    """
+
+    def __init__(
+        self,
+        module: GANModule,
+        *,
+        n_critic: int | None = None,
+        lr: float | None = None,
+        betas: tuple[float, float] | None = None,
+        amsgrad: bool = False,
+        **kwargs,
+    ):
+        defaults = _PLAN_DEFAULTS[module.loss_name]
+        super().__init__(module, lr=defaults["lr"] if lr is None else lr, **kwargs)
+        self.n_critic = defaults["n_critic"] if n_critic is None else int(n_critic)
+        if self.n_critic < 1:
+            raise ValueError(f"`n_critic` must be at least 1, got {n_critic!r}.")
+        self.betas = tuple(defaults["betas"] if betas is None else betas)
+        self.amsgrad = amsgrad
+        self.critic_steps = 0
+        self.automatic_optimization = False
+
+    def configure_optimizers(self):
+        """One Adam for the generator, one for the critic."""
+        return [
+            torch.optim.Adam(part.parameters(), lr=self.lr, betas=self.betas, amsgrad=self.amsgrad)
+            for part in (self.module.generator, self.module.critic)
+        ]
+
+    def training_step(self, batch, batch_idx):
+        """One critic step; every ``n_critic``-th also one generator step."""
+        generator_opt, critic_opt = self.optimizers()
+        module = self.module
+        inference_outputs = module.inference(**module._get_inference_input(batch))
+        n = len(inference_outputs["x"])
+        # Batch norm cannot normalise a single cell (a last minibatch of one).
+        if n < 2:
+            return None
+        log = {"on_step": False, "on_epoch": True, "batch_size": n}
+
+        with torch.no_grad():
+            fake = module.generative(**module._get_generative_input(batch, inference_outputs))["x"]
+        critic = module.critic_loss(inference_outputs, fake)
+        critic_opt.zero_grad()
+        self.manual_backward(critic["loss"])
+        critic_opt.step()
+        self.critic_steps += 1
+        self.log("critic_loss_train", critic.pop("loss"), prog_bar=True, **log)
+        for name, value in critic.items():
+            self.log(f"{name}_train", value, **log)
+        precision, recall = _precision_recall(inference_outputs["x"], fake, _QUALITY_K)
+        self.log("precision_train", precision, **log)
+        self.log("recall_train", recall, **log)
+
+        if self.critic_steps % self.n_critic == 0:
+            _, _, generator = self.forward(batch)
+            generator_opt.zero_grad()
+            self.manual_backward(generator.loss)
+            generator_opt.step()
+            self.log("generator_loss_train", generator.loss, prog_bar=True, **log)
+
+    @torch.no_grad()
+    def validation_step(self, batch, batch_idx):
+        """Precision and recall of generated against held-out cells of the same conditions."""
+        module = self.module
+        inference_outputs = module.inference(**module._get_inference_input(batch))
+        n = len(inference_outputs["x"])
+        if n < 2:
+            return
+        fake = module.generative(**module._get_generative_input(batch, inference_outputs))["x"]
+        precision, recall = _precision_recall(inference_outputs["x"], fake, _QUALITY_K)
+        self.log("precision_validation", precision, on_epoch=True, batch_size=n)
+        self.log("recall_validation", recall, on_epoch=True, batch_size=n)
+
+
+class GANGenerator(UnsupervisedTrainingMixin, BaseModelClass):
+    """A GAN conditioned on labels and batches, for generating new cells.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    n_latent, n_hidden, n_layers
+        Noise dimension and network sizes (see :class:`GANModule`).
+    loss
+        ``"wgan-gp"`` or ``"vanilla"``.
+    gradient_penalty
+        Weight of the gradient penalty for ``"wgan-gp"``.
+    """
+
+    _module_cls = GANModule
+    _training_plan_cls = GANTrainingPlan
+
+    def __init__(
+        self,
+        adata: AnnData,
+        n_latent: int = 64,
+        n_hidden: int = 512,
+        n_layers: int = 2,
+        loss: str = "wgan-gp",
+        gradient_penalty: float = 10.0,
+    ):
+        super().__init__(adata)
+        counts = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+        log_library = np.log(np.asarray(counts.sum(axis=1), dtype=np.float64).ravel())
+        self.module_params = {
+            "n_input": self.summary_stats.n_vars,
+            "n_labels": self.summary_stats.n_labels,
+            "n_batch": self.summary_stats.n_batch,
+            "n_latent": n_latent,
+            "n_hidden": n_hidden,
+            "n_layers": n_layers,
+            "loss": loss,
+            "gradient_penalty": gradient_penalty,
+            # Profiles normalised to the median library keep values on the scale of counts.
+            "target_sum": float(np.exp(np.median(log_library))),
+            "log_library_mean": float(log_library.mean()),
+            "log_library_sd": float(max(log_library.std(), 1e-3)),
+        }
+        self.module = self._module_cls(**self.module_params)
+        self._model_summary_string = (
+            f"GANGenerator: loss {loss}, n_latent {n_latent}, n_hidden {n_hidden}, "
+            f"n_layers {n_layers}."
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+    ) -> None:
+        """Register counts, batches and labels of ``adata`` with an :class:`~scvi.data.AnnDataManager`."""
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=True),
+            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+            CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
+        ]
+        manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        manager.register_fields(adata)
+        cls.register_manager(manager)
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        batch_size: int = 128,
+        train_size: float = 1.0,
+        plan_kwargs: dict | None = None,
+        **kwargs,
+    ):
+        """Train adversarially; see :meth:`scvi.model.base.UnsupervisedTrainingMixin.train`.
+
+        Unlike scvi-tools' default, all cells train (``train_size=1``): a GAN has no likelihood
+        to validate, and ``max_epochs=None`` gives about :data:`DEFAULT_GENERATOR_STEPS`
+        generator steps. With ``train_size < 1``, precision and recall on the held-out cells
+        are logged each epoch.
+        """
+        plan_kwargs = dict(plan_kwargs or {})
+        if max_epochs is None:
+            n_critic = (
+                plan_kwargs.get("n_critic") or _PLAN_DEFAULTS[self.module.loss_name]["n_critic"]
+            )
+            n_train = math.ceil(train_size * self.adata.n_obs)
+            max_epochs = default_max_epochs(n_train, batch_size, n_critic)
+        if train_size < 1:
+            kwargs.setdefault("check_val_every_n_epoch", 1)
+        super().train(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_size=train_size,
+            plan_kwargs=plan_kwargs,
+            **kwargs,
+        )
+        plan = self.trainer.lightning_module
+        generator_opt, critic_opt = self.trainer.optimizers
+        self.plan_params = {
+            "n_critic": plan.n_critic,
+            "lr": plan.lr,
+            "betas": plan.betas,
+            "amsgrad": plan.amsgrad,
+            "generator_steps": _steps_taken(generator_opt),
+            "critic_steps": _steps_taken(critic_opt),
+        }
+
+
+def _steps_taken(optimizer: torch.optim.Adam) -> int:
+    """Count the updates an Adam optimiser has made, from its per-parameter step counts."""
+    return max((int(state["step"]) for state in optimizer.state.values()), default=0)
+
+
+class GANSampler:
+    """Draws counts from a GAN record: noise → generator profile → counts at a library size."""
+
+    def __init__(self, record: Mapping):
+        params = {
+            key: value.item() if isinstance(value, np.generic) else value
+            for key, value in dict(record["init_params"]).items()
+        }
+        try:
+            self.module = GANModule(**params)
+        except TypeError as err:
+            raise ValueError(f"The record's init_params do not describe a GAN: {err}") from err
+        load_weights(self.module, record["weights"])
+        self.module.eval()
+
+    def sample(
+        self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Integer counts (cells × genes) for cells with the given codes and library sizes.
+
+        The generated profile scaled to the library size is rounded up or down at random in
+        proportion to its fractional part, so counts keep their expectation and the library size.
+        """
+        noise = rng.standard_normal((len(label), self.module.n_latent)).astype(np.float32)
+        profile = self.module.sample(
+            torch.as_tensor(noise),
+            torch.as_tensor(library[:, None], dtype=torch.float32),
+            torch.as_tensor(label),
+            torch.as_tensor(batch),
+        )
+        expected = profile.double().numpy() * library[:, None]
+        return np.floor(expected + rng.random(expected.shape)).astype(np.int64)

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+
+from sc_synth.models._gan import GANModule, GANSampler, _precision_recall, default_max_epochs
+from sc_synth.models._record import weights_to_record
+
+
+def _record(module: GANModule, **params) -> dict:
+    return {"init_params": params, "weights": weights_to_record(module)}
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="Unknown `loss='hinge'`"):
+        GANModule(10, loss="hinge")
+
+
+def test_inference_normalises_to_target_sum():
+    module = GANModule(4, target_sum=100.0)
+    x = torch.tensor([[1.0, 3.0, 0.0, 0.0], [10.0, 10.0, 20.0, 10.0]])
+    out = module.inference(x, torch.zeros(2, 1), torch.zeros(2, 1))
+    np.testing.assert_allclose(torch.expm1(out["x"]).sum(1).numpy(), [100.0, 100.0], rtol=1e-5)
+
+
+def test_gradient_penalty_is_part_of_the_wgan_critic_loss():
+    torch.manual_seed(0)
+    module = GANModule(6, n_hidden=16, gradient_penalty=10.0)
+    inference = module.inference(torch.rand(8, 6) + 0.1, torch.zeros(8, 1), torch.zeros(8, 1))
+    fake = torch.rand(8, 6)
+    torch.manual_seed(1)
+    parts = module.critic_loss(inference, fake)
+    module.gradient_penalty = 0.0
+    torch.manual_seed(1)
+    without = module.critic_loss(inference, fake)
+    assert parts["gradient_penalty"] > 0
+    torch.testing.assert_close(parts["loss"] - without["loss"], 10.0 * parts["gradient_penalty"])
+
+
+def test_precision_recall_sees_mode_collapse():
+    torch.manual_seed(0)
+    real = torch.randn(64, 5)
+    precision, recall = _precision_recall(real, torch.randn(64, 5), 3)
+    assert precision > 0.5
+    assert recall > 0.5
+    collapsed = real[:1].repeat(64, 1) + 1e-3 * torch.randn(64, 5)
+    precision, recall = _precision_recall(real, collapsed, 3)
+    assert precision == 1.0
+    assert recall < 0.1
+
+
+def test_sampler_keeps_library_sizes_and_uses_only_the_given_rng():
+    params = {"n_input": 30, "n_labels": 2, "n_hidden": 16, "n_latent": 4, "target_sum": 50.0}
+    sampler = GANSampler(_record(GANModule(**params), **params))
+    label, batch = np.array([0, 1, 1, 0]), np.zeros(4, dtype=np.int64)
+    library = np.array([50.0, 500.0, 5000.0, 123.0])
+    a = sampler.sample(label, batch, library, np.random.default_rng(0))
+    torch.manual_seed(99)
+    b = sampler.sample(label, batch, library, np.random.default_rng(0))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype.kind == "i"
+    assert a.min() >= 0
+    # Random rounding moves each cell's total by less than one count per gene.
+    assert np.all(np.abs(a.sum(1) - library) < 30)
+
+
+def test_sampler_refuses_a_record_that_is_not_a_gan():
+    params = {"n_input": 30, "n_hidden": 16}
+    record = _record(GANModule(**params), n_input=30, n_hidden=16, dispersion="gene")
+    with pytest.raises(ValueError, match="do not describe a GAN"):
+        GANSampler(record)
+    record = _record(GANModule(**params), n_input=31, n_hidden=16)
+    with pytest.raises(ValueError, match="do not fit"):
+        GANSampler(record)
+
+
+def test_default_epochs_aim_at_a_fixed_number_of_generator_steps():
+    assert default_max_epochs(n_obs=350, batch_size=128, n_critic=5) == 2000
+    assert default_max_epochs(n_obs=64_000, batch_size=128, n_critic=5) == 30
+    assert default_max_epochs(n_obs=10**7, batch_size=128, n_critic=1) == 10
