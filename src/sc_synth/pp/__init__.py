@@ -1,1 +1,7 @@
 """Preprocessing: simulate counts with known ground truth and estimate simulation parameters."""
+
+from ._estimate import estimate_params
+from ._params import SimParams
+from ._simulate import simulate
+
+__all__ = ["SimParams", "estimate_params", "simulate"]

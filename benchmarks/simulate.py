@@ -1,0 +1,84 @@
+"""Speed and peak memory of ``sc_synth.pp.simulate``: one fresh process per run.
+
+Prints, per size, the median over runs of wall time, cells per second, CPU time, the peak
+resident memory of the process and that peak less the memory after ``import sc_synth``
+(which loads torch and scvi-tools for the other sub-packages).
+
+Usage::
+
+    python benchmarks/simulate.py              # the table in docs/simulate.md
+    python benchmarks/simulate.py --repeats 1 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+# (cells, genes, extra keyword arguments, write to zarr)
+SIZES = [
+    (1_000, 2_000, {}, False),
+    (10_000, 2_000, {}, False),
+    (100_000, 2_000, {}, False),
+    (2_000, 10_000, {}, False),
+    (10_000, 20_000, {}, False),
+    (20_000, 20_000, {"lib_loc": 8.3}, True),
+]
+QUICK = SIZES[:2] + SIZES[3:4]
+
+_RUN = """
+import json, resource, sys, time
+import sc_synth as ss
+n_cells, n_genes, kwargs, out = json.loads(sys.argv[1])
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+wall, cpu = time.perf_counter(), time.process_time()
+adata = ss.pp.simulate(n_cells, n_genes, seed=0, out=out, **kwargs)
+nnz = adata.X.nnz if out is None else adata.X.group["data"].shape[0]
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"wall": wall, "cpu": cpu, "peak": peak / 2**20, "own": (peak - base) / 2**20, "nnz": nnz}))
+"""
+
+
+def run_once(n_cells: int, n_genes: int, kwargs: dict, zarr: bool) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "sim.zarr") if zarr else None
+        args = json.dumps([n_cells, n_genes, kwargs, out])
+        result = subprocess.run(
+            [sys.executable, "-c", _RUN, args], capture_output=True, text=True, check=True
+        )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    args = parser.parse_args()
+    print(f"CPU cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}")
+    header = (
+        f"{'cells':>8} {'genes':>6} {'mode':>7} {'nnz':>12} {'wall s':>7} {'cells/s':>9} "
+        f"{'CPU s':>7} {'peak GB':>8} {'own GB':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n_cells, n_genes, kwargs, zarr in QUICK if args.quick else SIZES:
+        runs = [run_once(n_cells, n_genes, kwargs, zarr) for _ in range(args.repeats)]
+        wall = statistics.median(r["wall"] for r in runs)
+        print(
+            f"{n_cells:>8} {n_genes:>6} {'zarr' if zarr else 'memory':>7} {runs[0]['nnz']:>12} "
+            f"{wall:>7.2f} {n_cells / wall:>9.0f} {statistics.median(r['cpu'] for r in runs):>7.2f} "
+            f"{statistics.median(r['peak'] for r in runs):>8.2f} "
+            f"{statistics.median(r['own'] for r in runs):>7.2f}",
+            flush=True,
+        )
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""Parameters of the Splat model: defaults, validation and a readable representation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from numbers import Integral, Real
+
+import numpy as np
+
+DROPOUT_TYPES = ("none", "experiment", "batch", "group", "cell")
+
+# Parameters that may be given once per batch, once per group, or (dropout) per cell.
+PER_BATCH = ("batch_fac_loc", "batch_fac_scale")
+PER_GROUP = ("de_prob", "de_down_prob", "de_fac_loc", "de_fac_scale")
+PER_DROPOUT_UNIT = ("dropout_mid", "dropout_shape")
+
+# (lower, upper, inclusive-lower) bounds; None means unbounded on that side.
+_BOUNDS = {
+    "mean_shape": (0.0, None, False),
+    "mean_rate": (0.0, None, False),
+    "lib_loc": (None, None, True),
+    "lib_scale": (0.0, None, True),
+    "out_prob": (0.0, 1.0, True),
+    "out_fac_loc": (None, None, True),
+    "out_fac_scale": (0.0, None, True),
+    "batch_fac_loc": (None, None, True),
+    "batch_fac_scale": (0.0, None, True),
+    "de_prob": (0.0, 1.0, True),
+    "de_down_prob": (0.0, 1.0, True),
+    "de_fac_loc": (None, None, True),
+    "de_fac_scale": (0.0, None, True),
+    "bcv_common": (0.0, None, True),
+    "bcv_df": (0.0, None, False),
+    "dropout_mid": (None, None, True),
+    "dropout_shape": (None, None, True),
+}
+
+_SECTIONS = {
+    "gene means": ("mean_shape", "mean_rate"),
+    "library sizes": ("lib_loc", "lib_scale", "lib_norm"),
+    "expression outliers": ("out_prob", "out_fac_loc", "out_fac_scale"),
+    "batch effects": ("batch_fac_loc", "batch_fac_scale", "batch_rm_effect"),
+    "differential expression": PER_GROUP,
+    "biological coefficient of variation": ("bcv_common", "bcv_df"),
+    "dropout": ("dropout_type", "dropout_mid", "dropout_shape"),
+}
+
+
+def _range_text(lower, upper, closed_lower) -> str:
+    if lower is None and upper is None:
+        return "a finite real number"
+    if upper is None:
+        return f"a real number {'>=' if closed_lower else '>'} {lower:g}"
+    return f"a real number in [{lower:g}, {upper:g}]"
+
+
+def _check_number(name: str, value, *, allow_inf: bool = False) -> float:
+    lower, upper, closed_lower = _BOUNDS[name]
+    accepted = _range_text(lower, upper, closed_lower)
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"`{name}` must be {accepted}, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
+        raise ValueError(f"`{name}` must be {accepted}, got {value!r}.")
+    if lower is not None and (value < lower or (value == lower and not closed_lower)):
+        raise ValueError(f"`{name}` must be {accepted}, got {value!r}.")
+    if upper is not None and value > upper:
+        raise ValueError(f"`{name}` must be {accepted}, got {value!r}.")
+    return value
+
+
+def _check_number_or_sequence(name: str, value) -> float | tuple[float, ...]:
+    if isinstance(value, np.ndarray | Sequence) and not isinstance(value, str):
+        values = list(np.asarray(value, dtype=object).ravel())
+        if not values:
+            raise ValueError(f"`{name}` must be a number or a non-empty sequence of numbers.")
+        return tuple(_check_number(name, v) for v in values)
+    if isinstance(value, np.generic):
+        value = value.item()
+    return _check_number(name, value)
+
+
+def _check_flag(name: str, value) -> bool:
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True, repr=False)
+class SimParams:
+    """Parameters of the Splat model, with Splatter's defaults.
+
+    Every parameter keeps Splatter's meaning and default under its snake-case name
+    (``de.facLoc`` → ``de_fac_loc``). Sizes (cells, genes, cells per batch, group
+    probabilities) and the seed are arguments of :func:`sc_synth.pp.simulate`, not
+    parameters here. Instances are immutable and validated on creation; use
+    :meth:`replace` to change values.
+
+    Parameters
+    ----------
+    mean_shape, mean_rate
+        Shape and rate of the gamma distribution of base gene means (> 0).
+    lib_loc, lib_scale
+        Location and scale (≥ 0) of the library-size distribution: log-normal
+        ``meanlog``/``sdlog``, or normal mean/sd when ``lib_norm`` is true.
+    lib_norm
+        Draw library sizes from a normal instead of a log-normal distribution.
+    out_prob
+        Probability in [0, 1] that a gene is an expression outlier.
+    out_fac_loc, out_fac_scale
+        Log-normal location and scale (≥ 0) of outlier factors, which multiply the
+        median gene mean.
+    batch_fac_loc, batch_fac_scale
+        Log-normal location and scale (≥ 0) of batch factors: one number for all
+        batches or one per batch.
+    batch_rm_effect
+        Draw batch factors (so the random stream and ``var`` columns are unchanged)
+        but set them all to 1, giving the same data without batch effects.
+    de_prob, de_down_prob
+        Probability in [0, 1] that a gene is differentially expressed in a group, and
+        that a DE gene goes down: one number for all groups or one per group.
+    de_fac_loc, de_fac_scale
+        Log-normal location and scale (≥ 0) of DE factors, one or one per group.
+    bcv_common
+        Common biological coefficient of variation (≥ 0).
+    bcv_df
+        Degrees of freedom (> 0, ``inf`` allowed) of the scaled inverse chi-squared
+        distribution of the per-gene BCV factor; ``inf`` gives every gene the same BCV
+        factor of 1.
+    dropout_type
+        One of ``"none"``, ``"experiment"``, ``"batch"``, ``"group"``, ``"cell"``.
+    dropout_mid, dropout_shape
+        Midpoint and shape of the logistic dropout probability on log cell means: one
+        number (``"experiment"``) or one per batch, group or cell.
+
+    Examples
+    --------
+    >>> import sc_synth as ss
+    >>> params = ss.pp.SimParams(de_prob=0.2)
+    >>> params.replace(bcv_common=0.3).bcv_common
+    0.3
+    """
+
+    mean_shape: float = 0.6
+    mean_rate: float = 0.3
+    lib_loc: float = 11.0
+    lib_scale: float = 0.2
+    lib_norm: bool = False
+    out_prob: float = 0.05
+    out_fac_loc: float = 4.0
+    out_fac_scale: float = 0.5
+    batch_fac_loc: float | tuple[float, ...] = 0.1
+    batch_fac_scale: float | tuple[float, ...] = 0.1
+    batch_rm_effect: bool = False
+    de_prob: float | tuple[float, ...] = 0.1
+    de_down_prob: float | tuple[float, ...] = 0.5
+    de_fac_loc: float | tuple[float, ...] = 0.1
+    de_fac_scale: float | tuple[float, ...] = 0.4
+    bcv_common: float = 0.1
+    bcv_df: float = 60.0
+    dropout_type: str = "none"
+    dropout_mid: float | tuple[float, ...] = 0.0
+    dropout_shape: float | tuple[float, ...] = -1.0
+
+    def __post_init__(self) -> None:
+        per_unit = PER_BATCH + PER_GROUP + PER_DROPOUT_UNIT
+        for field in fields(self):
+            name, value = field.name, getattr(self, field.name)
+            if name in ("lib_norm", "batch_rm_effect"):
+                value = _check_flag(name, value)
+            elif name == "dropout_type":
+                if not isinstance(value, str) or value not in DROPOUT_TYPES:
+                    raise ValueError(
+                        f"`dropout_type` must be one of {DROPOUT_TYPES}, got {value!r}."
+                    )
+            elif name in per_unit:
+                value = _check_number_or_sequence(name, value)
+            else:
+                value = _check_number(name, value, allow_inf=name == "bcv_df")
+            object.__setattr__(self, name, value)
+        if self.dropout_type == "experiment":
+            for name in PER_DROPOUT_UNIT:
+                value = getattr(self, name)
+                if isinstance(value, tuple) and len(value) != 1:
+                    raise ValueError(
+                        f"`{name}` must be a single number when dropout_type='experiment', "
+                        f"got {len(value)} values."
+                    )
+
+    def replace(self, **changes) -> SimParams:
+        """Return a validated copy with ``changes`` applied; unknown names raise :class:`TypeError`."""
+        check_names(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Return the parameters as plain ``str``/``float``/``bool``/``list`` values (h5ad-writable)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+        }
+
+    def __repr__(self) -> str:
+        defaults = {f.name: f.default for f in fields(SimParams)}
+        lines = ["SimParams("]
+        for section, names in _SECTIONS.items():
+            items = []
+            for name in names:
+                value = getattr(self, name)
+                text = f"{name}={_format(value)}"
+                items.append(text if value == defaults[name] else f"{text}*")
+            lines.append(f"    # {section}")
+            lines.append("    " + ", ".join(items) + ",")
+        lines.append(")  # * differs from Splatter's default")
+        return "\n".join(lines)
+
+
+def _format(value) -> str:
+    if isinstance(value, tuple):
+        shown = ", ".join(f"{v:.4g}" for v in value[:6])
+        return f"[{shown}{', …' if len(value) > 6 else ''}]"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value)
+
+
+PARAM_NAMES = tuple(f.name for f in fields(SimParams))
+
+
+def check_names(params: dict) -> None:
+    """Raise :class:`TypeError` naming any key of ``params`` that is not a Splat parameter."""
+    unknown = sorted(set(params) - set(PARAM_NAMES))
+    if unknown:
+        raise TypeError(
+            f"Unknown simulation parameter(s) {unknown}; accepted names: {', '.join(PARAM_NAMES)}."
+        )
+
+
+def check_count(name: str, value, *, minimum: int = 1) -> int:
+    """``value`` as an ``int`` ≥ ``minimum``, or a :class:`TypeError`/:class:`ValueError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(
+            f"`{name}` must be an integer >= {minimum}, got {value!r} ({type(value).__name__})."
+        )
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}.")
+    return int(value)

@@ -1,0 +1,477 @@
+"""Simulate counts from the Splat model, chunk by chunk, into a sparse AnnData or a zarr store."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+from ._estimate import _reference_genes, estimate_params
+from ._params import (
+    PER_BATCH,
+    PER_DROPOUT_UNIT,
+    PER_GROUP,
+    SimParams,
+    check_count,
+    check_names,
+)
+from ._splat import (
+    BLOCK_CELLS,
+    GeneTruth,
+    Piece,
+    block_stream,
+    cell_stream,
+    draw_genes,
+    gene_stream,
+    library_sizes,
+    per_unit,
+    profiles,
+    simulate_block,
+)
+
+# Cells per chunk aim at this many cells × genes entries when `chunk_size` is not given.
+_AUTO_CHUNK_ENTRIES = 2**21
+
+
+def simulate(
+    n_cells: int = 1000,
+    n_genes: int = 2000,
+    *,
+    batch_cells: Sequence[int] | None = None,
+    group_prob: Sequence[float] | None = None,
+    params: SimParams | None = None,
+    seed: int = 0,
+    chunk_size: int | None = None,
+    reference: AnnData | None = None,
+    out: str | os.PathLike | None = None,
+    **splat_params,
+) -> AnnData:
+    """Simulate single-cell counts from the Splat model, with the truth of every step recorded.
+
+    The model follows Splatter's Splat simulation: gamma gene means with expression outliers,
+    log-normal (or normal) library sizes, per-batch and per-group log-normal factors, cell means
+    scaled to each cell's library size, gamma noise with Splat's biological coefficient of
+    variation (BCV), Poisson counts and optional logistic dropout. See the "Simulation" page of
+    the documentation for each step.
+
+    Cells are simulated in chunks and never held as a dense cells × genes array, so memory grows
+    with the number of non-zero counts only (or stays bounded with ``out``). The result depends
+    on ``seed`` alone, not on ``chunk_size`` or on the number of threads used.
+
+    Parameters
+    ----------
+    n_cells
+        Number of cells (≥ 1). Must equal ``sum(batch_cells)`` when ``batch_cells`` is given.
+    n_genes
+        Number of genes (≥ 1). Ignored with ``reference``, whose genes are used.
+    batch_cells
+        Cells per batch, e.g. ``[500, 500]``; ``None`` is one batch of ``n_cells``.
+    group_prob
+        Probability of each group, summing to 1, e.g. ``[0.6, 0.4]``; ``None`` is one group
+        (no differential expression, as Splatter's ``method="single"``).
+    params
+        Splat parameters; ``None`` means Splatter's defaults (or, with ``reference``, the
+        parameters estimated from it). Keyword arguments in ``splat_params`` override them.
+    seed
+        Seed (integer ≥ 0) of every random draw.
+    chunk_size
+        Cells simulated per work unit, rounded up to a multiple of 64. It sets the size of the
+        pieces written to ``out`` and held in flight; it does not change the counts. ``None``
+        picks about two million cells × genes entries per chunk.
+    reference
+        A real data set with raw counts in ``X`` to simulate in the image of: parameters come from
+        :func:`~sc_synth.pp.estimate_params`, and the genes keep the reference's names,
+        normalised means (as ``base_gene_mean``; no outliers are added) and, where it has
+        enough non-zero cells, its dispersion (as the per-gene BCV factor). It is not modified.
+    out
+        Path of a new zarr store (``.zarr``). The data set is written there chunk by chunk with
+        bounded memory and returned backed by the store (``X`` and ``layers`` read lazily).
+    **splat_params
+        Splat parameters by their Splatter names in snake case (see
+        :class:`~sc_synth.pp.SimParams`), e.g. ``de_prob=0.2``, ``bcv_common=0.3``,
+        ``dropout_type="experiment"``.
+
+    Returns
+    -------
+    AnnData with ``n_cells`` cells ``"Cell1"…`` and the genes ``"Gene1"…`` (or the reference's):
+
+    - ``X``: counts as a :class:`scipy.sparse.csr_matrix` of ``float32`` integers (the
+      dtype scanpy's normalisation works in place on; exact for counts below 2**24).
+    - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…``;
+      ``obs["exp_lib_size"]``: the expected library size drawn for the cell.
+    - ``var["base_gene_mean"]``, ``var["outlier_factor"]``, ``var["gene_mean"]``: gamma
+      means, outlier factors (1 for non-outliers) and the means after outliers;
+      ``var["batch_fac_<batch>"]``: batch factors (all 1 with one batch or
+      ``batch_rm_effect``); ``var["de_fac_<group>"]``: DE factors (all 1 with one group);
+      ``var["de_<group>"]``: whether the gene is DE in the group; ``var["bcv_factor"]``: the
+      per-gene BCV factor ``sqrt(bcv_df / chi2)``.
+    - ``layers["true_counts"]``: counts before dropout (sparse, ``float32``), only when
+      ``dropout_type`` is not ``"none"``.
+    - ``uns["simulate"]``: the parameters (``params`` as a dict, ``n_cells``, ``n_genes``,
+      ``batch_cells``, ``group_prob``, ``seed``, ``reference``), all h5ad-writable.
+
+    Examples
+    --------
+    >>> import sc_synth as ss
+    >>> adata = ss.pp.simulate(2000, 5000, group_prob=[0.5, 0.3, 0.2], de_prob=0.2, seed=1)
+    >>> adata.var["de_Group1"].mean()  # doctest: +SKIP
+    0.2004
+    """
+    plan = _plan(
+        n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, out,
+        splat_params,
+    )  # fmt: skip
+    truth = draw_genes(
+        gene_stream(seed),
+        plan.n_genes,
+        plan.params,
+        len(plan.batch_cells),
+        len(plan.group_prob),
+        plan.reference_means,
+        plan.reference_bcv_factor,
+    )
+    cells = _draw_cells(plan)
+    adata = AnnData(obs=cells.obs, var=_var(plan, truth), uns={"simulate": _record(plan)})
+    pieces = _pieces(plan, truth, cells)
+    if plan.out is None:
+        return _assemble(adata, pieces, plan.dropout)
+    return _write_zarr(adata, pieces, plan.dropout, plan.out)
+
+
+@dataclass
+class _Plan:
+    n_cells: int
+    n_genes: int
+    batch_cells: list[int]
+    group_prob: list[float]
+    params: SimParams
+    seed: int
+    chunk_cells: int
+    gene_names: pd.Index
+    reference_means: np.ndarray | None
+    reference_bcv_factor: np.ndarray | None
+    out: Path | None
+
+    @property
+    def dropout(self) -> bool:
+        return self.params.dropout_type != "none"
+
+
+@dataclass
+class _Cells:
+    obs: pd.DataFrame
+    profile_index: np.ndarray
+    dropout_mid: np.ndarray
+    dropout_shape: np.ndarray
+
+
+def _plan(
+    n_cells,
+    n_genes,
+    batch_cells,
+    group_prob,
+    params,
+    seed,
+    chunk_size,
+    reference,
+    out,
+    splat_params,
+) -> _Plan:
+    """Check every argument, raising before any work, and gather what the simulation needs."""
+    n_cells = check_count("n_cells", n_cells)
+    n_genes = check_count("n_genes", n_genes)
+    seed = check_count("seed", seed, minimum=0)
+    if chunk_size is not None:
+        chunk_size = check_count("chunk_size", chunk_size)
+    batch_cells = _check_batch_cells(batch_cells, n_cells)
+    group_prob = _check_group_prob(group_prob)
+    if params is not None and not isinstance(params, SimParams):
+        raise TypeError(f"`params` must be a SimParams or None, got {type(params).__name__}.")
+    check_names(splat_params)
+    if reference is not None and not isinstance(reference, AnnData):
+        raise TypeError(f"`reference` must be an AnnData or None, got {type(reference).__name__}.")
+    if out is not None:
+        if not isinstance(out, str | os.PathLike):
+            raise TypeError(f"`out` must be a path (str or os.PathLike), got {out!r}.")
+        out = Path(out)
+        if out.exists():
+            raise ValueError(f"`out` must be a new path; {str(out)!r} already exists.")
+
+    reference_means = reference_bcv_factor = None
+    gene_names = pd.Index([f"Gene{i}" for i in range(1, n_genes + 1)])
+    if reference is not None:
+        base = estimate_params(reference)
+        reference_means, reference_bcv_factor = _reference_genes(reference, base)
+        gene_names = pd.Index(reference.var_names.astype(str))
+        n_genes = reference.n_vars
+        if params is None:
+            params = base
+    params = (params or SimParams()).replace(**splat_params)
+    _check_lengths(params, len(batch_cells), len(group_prob), n_cells)
+
+    if chunk_size is None:
+        chunk_size = _AUTO_CHUNK_ENTRIES // n_genes
+    chunk_cells = max(1, -(-chunk_size // BLOCK_CELLS)) * BLOCK_CELLS
+    return _Plan(
+        n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_cells, gene_names,
+        reference_means, reference_bcv_factor, out,
+    )  # fmt: skip
+
+
+def _check_batch_cells(batch_cells, n_cells: int) -> list[int]:
+    if batch_cells is None:
+        return [n_cells]
+    if isinstance(batch_cells, Integral) and not isinstance(batch_cells, bool):
+        batch_cells = [batch_cells]
+    if isinstance(batch_cells, str) or not isinstance(batch_cells, Sequence | np.ndarray):
+        raise TypeError(
+            f"`batch_cells` must be a sequence of cell counts per batch, got {batch_cells!r}."
+        )
+    if len(batch_cells) == 0:
+        raise ValueError("`batch_cells` must list at least one batch.")
+    counts = [check_count("batch_cells", b) for b in batch_cells]
+    if sum(counts) != n_cells:
+        raise ValueError(
+            f"`batch_cells` must add up to `n_cells` ({n_cells}); got {counts} (sum {sum(counts)})."
+        )
+    return counts
+
+
+def _check_group_prob(group_prob) -> list[float]:
+    if group_prob is None:
+        return [1.0]
+    if isinstance(group_prob, str) or not isinstance(group_prob, Sequence | np.ndarray):
+        raise TypeError(f"`group_prob` must be a sequence of probabilities, got {group_prob!r}.")
+    try:
+        probs = np.asarray(group_prob, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"`group_prob` must hold numbers, got {group_prob!r}.") from None
+    if probs.size == 0 or not np.all(np.isfinite(probs)) or np.any((probs < 0) | (probs > 1)):
+        raise ValueError(
+            f"`group_prob` must hold one or more probabilities in [0, 1], got {list(probs)}."
+        )
+    if not np.isclose(probs.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(f"`group_prob` must sum to 1, got {list(probs)} (sum {probs.sum():g}).")
+    return [float(p) for p in probs / probs.sum()]
+
+
+def _check_lengths(params: SimParams, n_batches: int, n_groups: int, n_cells: int) -> None:
+    """Per-batch, per-group and per-cell parameters must have one value per unit."""
+    units = dict.fromkeys(PER_BATCH, ("batch", n_batches))
+    units |= dict.fromkeys(PER_GROUP, ("group", n_groups))
+    dropout_units = {
+        "experiment": ("experiment", 1),
+        "batch": ("batch", n_batches),
+        "group": ("group", n_groups),
+        "cell": ("cell", n_cells),
+    }
+    if params.dropout_type in dropout_units:
+        units |= dict.fromkeys(PER_DROPOUT_UNIT, dropout_units[params.dropout_type])
+    for name, (unit, n) in units.items():
+        value = getattr(params, name)
+        if isinstance(value, tuple) and len(value) not in (1, n):
+            raise ValueError(
+                f"`{name}` must be one number or one per {unit} ({n}), got {len(value)} values."
+            )
+
+
+def _draw_cells(plan: _Plan) -> _Cells:
+    """Library sizes and group labels of every cell, from the per-cell stream."""
+    rng = cell_stream(plan.seed)
+    n_groups = len(plan.group_prob)
+    lib_size = library_sizes(rng, plan.n_cells, plan.params)
+    group = rng.choice(n_groups, size=plan.n_cells, p=plan.group_prob)
+    batch = np.repeat(np.arange(len(plan.batch_cells)), plan.batch_cells)
+    obs = pd.DataFrame(
+        {
+            "batch": pd.Categorical.from_codes(
+                batch, [f"Batch{b}" for b in range(1, len(plan.batch_cells) + 1)]
+            ),
+            "group": pd.Categorical.from_codes(
+                group, [f"Group{g}" for g in range(1, n_groups + 1)]
+            ),
+            "exp_lib_size": lib_size,
+        },
+        index=pd.Index([f"Cell{i}" for i in range(1, plan.n_cells + 1)]),
+    )
+    # Index of each cell's dropout midpoint and shape, and how many there are.
+    unit, n_units = {
+        "batch": (batch, len(plan.batch_cells)),
+        "group": (group, n_groups),
+        "cell": (np.arange(plan.n_cells), plan.n_cells),
+    }.get(plan.params.dropout_type, (np.zeros(plan.n_cells, dtype=int), 1))
+    return _Cells(
+        obs=obs,
+        profile_index=batch * n_groups + group,
+        dropout_mid=per_unit(plan.params.dropout_mid, n_units)[unit],
+        dropout_shape=per_unit(plan.params.dropout_shape, n_units)[unit],
+    )
+
+
+def _var(plan: _Plan, truth: GeneTruth) -> pd.DataFrame:
+    columns = {
+        "base_gene_mean": truth.base_gene_mean,
+        "outlier_factor": truth.outlier_factor,
+        "gene_mean": truth.gene_mean,
+        "bcv_factor": truth.bcv_factor,
+    }
+    for b in range(len(plan.batch_cells)):
+        columns[f"batch_fac_Batch{b + 1}"] = truth.batch_fac[b]
+    for g in range(len(plan.group_prob)):
+        columns[f"de_fac_Group{g + 1}"] = truth.de_fac[g]
+    for g in range(len(plan.group_prob)):
+        columns[f"de_Group{g + 1}"] = truth.de_fac[g] != 1.0
+    return pd.DataFrame(columns, index=plan.gene_names)
+
+
+def _record(plan: _Plan) -> dict:
+    return {
+        "params": plan.params.to_dict(),
+        "n_cells": plan.n_cells,
+        "n_genes": plan.n_genes,
+        "batch_cells": list(plan.batch_cells),
+        "group_prob": list(plan.group_prob),
+        "seed": plan.seed,
+        "reference": plan.reference_means is not None,
+    }
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _pieces(plan: _Plan, truth: GeneTruth, cells: _Cells) -> Iterator[tuple[Piece, Piece | None]]:
+    """Chunks in order, simulated by a few threads (numpy's samplers release the GIL).
+
+    At most two chunks per thread are in flight, which bounds memory when the consumer
+    writes each chunk out and drops it.
+    """
+    table = profiles(truth)
+    bcv_factor = truth.bcv_factor.astype(np.float32)
+    lib_size = cells.obs["exp_lib_size"].to_numpy()
+
+    def chunk(start: int) -> tuple[Piece, Piece | None]:
+        parts = []
+        for first in range(start, min(start + plan.chunk_cells, plan.n_cells), BLOCK_CELLS):
+            cut = slice(first, min(first + BLOCK_CELLS, plan.n_cells))
+            dropout = (cells.dropout_mid[cut], cells.dropout_shape[cut]) if plan.dropout else None
+            parts.append(
+                simulate_block(
+                    block_stream(plan.seed, first // BLOCK_CELLS),
+                    lib_size[cut],
+                    cells.profile_index[cut],
+                    table,
+                    plan.params.bcv_common,
+                    bcv_factor,
+                    dropout,
+                )
+            )
+        counts = _concat([p[0] for p in parts])
+        return counts, (_concat([p[1] for p in parts]) if plan.dropout else None)
+
+    starts = range(0, plan.n_cells, plan.chunk_cells)
+    n_workers = min(_workers(), len(starts))
+    with ThreadPoolExecutor(n_workers) as pool:
+        pending: deque = deque()
+        for start in starts:
+            pending.append(pool.submit(chunk, start))
+            if len(pending) >= 2 * n_workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _concat(parts: list[Piece]) -> Piece:
+    return Piece(
+        data=np.concatenate([p.data for p in parts]),
+        indices=np.concatenate([p.indices for p in parts]),
+        row_nnz=np.concatenate([p.row_nnz for p in parts]),
+    )
+
+
+def _assemble(adata: AnnData, pieces: Iterator, dropout: bool) -> AnnData:
+    counts, truths = _RowsBuffer(adata.n_vars), _RowsBuffer(adata.n_vars)
+    for count_part, true_part in pieces:
+        counts.append(count_part)
+        if dropout:
+            truths.append(true_part)
+    adata.X = counts.to_csr()
+    if dropout:
+        adata.layers["true_counts"] = truths.to_csr()
+    return adata
+
+
+class _RowsBuffer:
+    """CSR rows appended piece by piece into arrays that grow in place.
+
+    ``ndarray.resize`` reallocates without holding an old and a new copy at once (large
+    blocks are remapped), so the peak stays near the size of the result.
+    """
+
+    def __init__(self, n_genes: int) -> None:
+        self.n_genes = n_genes
+        self.data = np.empty(0, dtype=np.float32)
+        self.indices = np.empty(0, dtype=np.int32)
+        self.row_nnz: list[np.ndarray] = []
+        self.nnz = 0
+
+    def append(self, piece: Piece) -> None:
+        end = self.nnz + piece.data.size
+        if end > self.data.size:
+            capacity = max(end, int(self.data.size * 1.5), 1 << 16)
+            self.data.resize(capacity, refcheck=False)
+            self.indices.resize(capacity, refcheck=False)
+        self.data[self.nnz : end] = piece.data
+        self.indices[self.nnz : end] = piece.indices
+        self.row_nnz.append(piece.row_nnz)
+        self.nnz = end
+
+    def to_csr(self) -> sparse.csr_matrix:
+        self.data.resize(self.nnz, refcheck=False)
+        self.indices.resize(self.nnz, refcheck=False)
+        index_dtype = np.int32 if self.nnz < np.iinfo(np.int32).max else np.int64
+        row_nnz = np.concatenate(self.row_nnz)
+        indptr = np.zeros(row_nnz.size + 1, dtype=index_dtype)
+        np.cumsum(row_nnz, out=indptr[1:])
+        return sparse.csr_matrix(
+            (self.data, self.indices.astype(index_dtype, copy=False), indptr),
+            shape=(row_nnz.size, self.n_genes),
+            copy=False,
+        )
+
+
+def _write_zarr(adata: AnnData, pieces: Iterator, dropout: bool, path: Path) -> AnnData:
+    """Write obs/var/uns, then append each chunk's rows to X (and true counts) in the store."""
+    import anndata
+    import zarr
+    from anndata.io import sparse_dataset, write_elem
+
+    root = zarr.open_group(path, mode="w-", zarr_format=anndata.settings.zarr_write_format)
+    write_elem(root, "/", adata)
+    targets = [("X", root)] + ([("true_counts", root["layers"])] if dropout else [])
+    for i, chunk in enumerate(pieces):
+        for (key, group), part in zip(targets, chunk, strict=False):
+            rows = _RowsBuffer(adata.n_vars)
+            rows.append(part)
+            if i == 0:
+                write_elem(group, key, rows.to_csr())
+            else:
+                sparse_dataset(group[key]).append(rows.to_csr())
+    zarr.consolidate_metadata(path)
+    root = zarr.open_group(path, mode="r")
+    backed = AnnData(X=sparse_dataset(root["X"]), obs=adata.obs, var=adata.var, uns=adata.uns)
+    if dropout:
+        backed.layers["true_counts"] = sparse_dataset(root["layers"]["true_counts"])
+    return backed

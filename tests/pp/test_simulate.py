@@ -1,0 +1,262 @@
+import anndata as ad
+import numpy as np
+import pytest
+from scipy import sparse, stats
+
+import sc_synth as ss
+from sc_synth.pp import SimParams
+
+
+def _moment_dispersion(counts, lib):
+    """Per-gene NB dispersion by moments with library-size offsets."""
+    x = counts.toarray().astype(float)
+    p = x.sum(0) / lib.sum()
+    mu = lib[:, None] * p[None, :]
+    return (((x - mu) ** 2 - mu).sum(0)) / (mu**2).sum(0), p
+
+
+def test_output_layout():
+    adata = ss.pp.simulate(150, 40, batch_cells=[100, 50], group_prob=[0.7, 0.3], seed=1)
+    assert isinstance(adata.X, sparse.csr_matrix)
+    assert adata.X.dtype == np.float32
+    assert np.all(adata.X.data == np.round(adata.X.data))
+    assert adata.X.data.min() > 0
+    assert list(adata.obs_names[:2]) == ["Cell1", "Cell2"]
+    assert list(adata.var_names[:2]) == ["Gene1", "Gene2"]
+    assert list(adata.obs["batch"].cat.categories) == ["Batch1", "Batch2"]
+    assert list(adata.obs["group"].cat.categories) == ["Group1", "Group2"]
+    assert (adata.obs["batch"] == "Batch1").sum() == 100
+    for col in ["base_gene_mean", "outlier_factor", "gene_mean", "bcv_factor"]:
+        assert col in adata.var
+    for col in ["batch_fac_Batch1", "batch_fac_Batch2", "de_fac_Group1", "de_fac_Group2"]:
+        assert col in adata.var
+    assert adata.var["de_Group1"].dtype == bool
+    assert "true_counts" not in adata.layers
+    record = adata.uns["simulate"]
+    assert record["batch_cells"] == [100, 50]
+    assert record["params"]["de_prob"] == 0.1
+    assert record["seed"] == 1
+
+
+def test_library_sizes_are_lognormal_and_drive_totals():
+    adata = ss.pp.simulate(3000, 200, seed=2, lib_loc=9.0, lib_scale=0.3)
+    exp_lib = adata.obs["exp_lib_size"].to_numpy()
+    assert stats.kstest(np.log(exp_lib), "norm", args=(9.0, 0.3)).pvalue > 0.01
+    totals = np.asarray(adata.X.sum(1)).ravel()
+    assert np.corrcoef(np.log(totals), np.log(exp_lib))[0, 1] > 0.9
+    assert abs(np.median(totals / exp_lib) - 1) < 0.05
+
+
+def test_normal_library_sizes():
+    adata = ss.pp.simulate(3000, 50, seed=3, lib_norm=True, lib_loc=5000.0, lib_scale=800.0)
+    exp_lib = adata.obs["exp_lib_size"].to_numpy()
+    assert stats.kstest(exp_lib, "norm", args=(5000.0, 800.0)).pvalue > 0.01
+
+
+def test_outliers_relative_to_median_mean():
+    adata = ss.pp.simulate(64, 20000, seed=4, out_prob=0.1)
+    var = adata.var
+    is_out = var["outlier_factor"] != 1
+    assert abs(is_out.mean() - 0.1) < 0.01
+    median = np.median(var["base_gene_mean"])
+    assert np.allclose(var.loc[is_out, "gene_mean"], median * var.loc[is_out, "outlier_factor"])
+    assert np.array_equal(var.loc[~is_out, "gene_mean"], var.loc[~is_out, "base_gene_mean"])
+    assert np.all(var.loc[is_out, "outlier_factor"] > 1)
+
+
+def test_de_fraction_direction_and_fold_changes():
+    adata = ss.pp.simulate(
+        2000, 5000, group_prob=[0.5, 0.5], seed=5, de_prob=[0.2, 0.1], de_down_prob=0.3,
+        de_fac_loc=0.5, lib_loc=12.0,
+    )  # fmt: skip
+    var = adata.var
+    assert abs(var["de_Group1"].mean() - 0.2) < 0.02
+    assert abs(var["de_Group2"].mean() - 0.1) < 0.015
+    de1 = var["de_Group1"].to_numpy()
+    down = (var["de_fac_Group1"] < 1)[de1].mean()
+    assert abs(down - 0.3) < 0.04
+    # Group-mean log fold changes of well-expressed DE genes follow the true factors.
+    g1 = (adata.obs["group"] == "Group1").to_numpy()
+    x = adata.X
+    m1 = np.asarray(x[g1].mean(0)).ravel()
+    m2 = np.asarray(x[~g1].mean(0)).ravel()
+    de = (de1 | var["de_Group2"].to_numpy()) & (m1 > 20) & (m2 > 20)
+    observed = np.log(m1[de] / m2[de])
+    truth = np.log(var["de_fac_Group1"] / var["de_fac_Group2"]).to_numpy()[de]
+    slope, intercept, r, *_ = stats.linregress(truth, observed)
+    assert r > 0.95
+    assert 0.9 < slope < 1.1
+
+
+def test_single_group_has_no_de_and_batches_have_factors():
+    adata = ss.pp.simulate(400, 3000, batch_cells=[200, 200], seed=6, batch_fac_scale=0.3)
+    assert not adata.var["de_Group1"].any()
+    fac = adata.var[["batch_fac_Batch1", "batch_fac_Batch2"]].to_numpy()
+    assert np.all(fac != 1)
+    # Half of the batch factors go down, as Splatter draws them.
+    assert abs((fac < 1).mean() - 0.5) < 0.03
+    b1 = (adata.obs["batch"] == "Batch1").to_numpy()
+    m1 = np.asarray(adata.X[b1].mean(0)).ravel()
+    m2 = np.asarray(adata.X[~b1].mean(0)).ravel()
+    keep = (m1 > 30) & (m2 > 30)
+    r = np.corrcoef(np.log(m1[keep] / m2[keep]), np.log(fac[keep, 0] / fac[keep, 1]))[0, 1]
+    assert r > 0.9
+    removed = ss.pp.simulate(400, 3000, batch_cells=[200, 200], seed=6, batch_rm_effect=True)
+    assert np.all(removed.var[["batch_fac_Batch1", "batch_fac_Batch2"]] == 1)
+
+
+def test_bcv_of_high_mean_genes():
+    bcv_common = 0.3
+    adata = ss.pp.simulate(
+        1500, 300, seed=7, bcv_common=bcv_common, bcv_df=np.inf, lib_scale=0.0, lib_loc=11.0,
+        out_prob=0.0,
+    )  # fmt: skip
+    lib = adata.obs["exp_lib_size"].to_numpy()
+    phi, p = _moment_dispersion(adata.X, lib)
+    mu = lib[0] * p
+    high = mu > 300
+    assert high.sum() > 30
+    expected = (bcv_common + 1 / np.sqrt(mu[high])) ** 2
+    assert 0.9 < np.median(phi[high] / expected) < 1.1
+    # With bcv_df finite, the per-gene spread of BCV factors follows df / chi2(df).
+    factor = ss.pp.simulate(10, 20000, seed=7, bcv_df=20.0).var["bcv_factor"].to_numpy()
+    assert stats.kstest(20.0 / factor**2, "chi2", args=(20.0,)).pvalue > 0.01
+
+
+def test_dropout_follows_logistic():
+    mid, shape = 3.0, -1.5
+    adata = ss.pp.simulate(
+        1500, 400, seed=8, dropout_type="experiment", dropout_mid=mid, dropout_shape=shape,
+        bcv_common=0.05, bcv_df=np.inf, lib_scale=0.0, lib_loc=9.5, out_prob=0.0,
+    )  # fmt: skip
+    true = adata.layers["true_counts"]
+    assert isinstance(true, sparse.csr_matrix)
+    assert (adata.X > true).nnz == 0
+    nonzero_true = np.asarray((true > 0).sum(0)).ravel()
+    kept = np.asarray((adata.X > 0).sum(0)).ravel()
+    mu = adata.obs["exp_lib_size"].iloc[0] * adata.var["gene_mean"] / adata.var["gene_mean"].sum()
+    usable = (nonzero_true > 300) & (mu > 5)
+    dropped = 1 - kept[usable] / nonzero_true[usable]
+    expected = 1 / (1 + np.exp(-shape * (np.log(mu[usable]) - mid)))
+    assert np.max(np.abs(dropped - expected)) < 0.06
+    assert dropped.max() - dropped.min() > 0.5
+
+
+@pytest.mark.parametrize(("dropout_type", "n"), [("batch", 2), ("group", 3), ("cell", 120)])
+def test_dropout_per_unit(dropout_type, n):
+    mids = np.linspace(-5, 8, n)
+    adata = ss.pp.simulate(
+        120, 300, batch_cells=[60, 60], group_prob=[0.3, 0.3, 0.4], seed=9,
+        dropout_type=dropout_type, dropout_mid=mids, dropout_shape=[-1.0] * n, lib_loc=8.0,
+    )  # fmt: skip
+    lost = 1 - np.asarray(adata.X.getnnz(1) / adata.layers["true_counts"].getnnz(1))
+    unit = {
+        "batch": adata.obs["batch"].cat.codes,
+        "group": adata.obs["group"].cat.codes,
+        "cell": np.arange(120),
+    }[dropout_type]
+    # A higher midpoint drops more.
+    assert stats.spearmanr(mids[np.asarray(unit)], lost)[0] > 0.6
+
+
+def test_same_seed_same_counts_whatever_the_chunking():
+    kwargs = {"group_prob": [0.5, 0.5], "batch_cells": [130, 170], "dropout_type": "experiment"}
+    base = ss.pp.simulate(300, 500, seed=11, **kwargs)
+    for chunk_size in (1, 100, 1000):
+        other = ss.pp.simulate(300, 500, seed=11, chunk_size=chunk_size, **kwargs)
+        assert (base.X != other.X).nnz == 0
+        assert (base.layers["true_counts"] != other.layers["true_counts"]).nnz == 0
+        assert base.obs.equals(other.obs)
+    different = ss.pp.simulate(300, 500, seed=12, **kwargs)
+    assert (base.X != different.X).nnz > 0
+
+
+def test_params_object_and_overrides():
+    params = SimParams(de_prob=0.3, bcv_common=0.2)
+    adata = ss.pp.simulate(50, 2000, group_prob=[0.5, 0.5], params=params, de_prob=0.05)
+    assert adata.uns["simulate"]["params"]["de_prob"] == 0.05
+    assert adata.uns["simulate"]["params"]["bcv_common"] == 0.2
+    assert adata.var["de_Group1"].mean() < 0.1
+
+
+def test_h5ad_round_trip(tmp_path):
+    adata = ss.pp.simulate(
+        100, 60, batch_cells=[50, 50], group_prob=[0.5, 0.5], seed=13,
+        dropout_type="batch", dropout_mid=[0.0, 1.0], dropout_shape=[-1.0, -1.0],
+    )  # fmt: skip
+    adata.write_h5ad(tmp_path / "sim.h5ad")
+    back = ad.read_h5ad(tmp_path / "sim.h5ad")
+    assert (back.X != adata.X).nnz == 0
+    assert (back.layers["true_counts"] != adata.layers["true_counts"]).nnz == 0
+    assert back.obs.equals(adata.obs)
+    assert back.var.equals(adata.var)
+    assert back.uns["simulate"]["params"]["dropout_mid"].tolist() == [0.0, 1.0]
+    assert back.uns["simulate"]["group_prob"].tolist() == [0.5, 0.5]
+
+
+def test_zarr_out_matches_in_memory(tmp_path):
+    kwargs = {"group_prob": [0.5, 0.5], "seed": 14, "dropout_type": "experiment", "chunk_size": 64}
+    memory = ss.pp.simulate(200, 80, **kwargs)
+    stored = ss.pp.simulate(200, 80, out=tmp_path / "sim.zarr", **kwargs)
+    assert (sparse.csr_matrix(stored.X[:]) != memory.X).nnz == 0
+    back = ad.read_zarr(tmp_path / "sim.zarr")
+    assert (back.X != memory.X).nnz == 0
+    assert (back.layers["true_counts"] != memory.layers["true_counts"]).nnz == 0
+    assert back.obs.equals(memory.obs)
+    with pytest.raises(ValueError, match="`out` must be a new path"):
+        ss.pp.simulate(10, 10, out=tmp_path / "sim.zarr")
+
+
+def test_reference_keeps_genes_and_is_unchanged(counts_adata):
+    before = counts_adata.copy()
+    adata = ss.pp.simulate(500, reference=counts_adata, seed=15)
+    assert list(adata.var_names) == list(counts_adata.var_names)
+    assert adata.uns["simulate"]["reference"] is True
+    assert (counts_adata.X != before.X).nnz == 0
+    assert counts_adata.obs.equals(before.obs)
+    assert counts_adata.var.equals(before.var)
+    real = np.asarray(counts_adata.X.mean(0)).ravel()
+    simulated = np.asarray(adata.X.mean(0)).ravel()
+    r = np.corrcoef(np.log1p(real / real.sum()), np.log1p(simulated / simulated.sum()))[0, 1]
+    assert r > 0.95
+    assert np.all(adata.var["outlier_factor"] == 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_cells": 0}, ValueError, r"`n_cells` must be an integer >= 1"),
+        ({"n_cells": 10.5}, TypeError, r"`n_cells` must be an integer"),
+        ({"n_genes": -3}, ValueError, r"`n_genes` must be an integer >= 1"),
+        ({"seed": -1}, ValueError, r"`seed` must be an integer >= 0"),
+        ({"chunk_size": 0}, ValueError, r"`chunk_size`"),
+        ({"batch_cells": [500, 400]}, ValueError, r"`batch_cells` must add up to `n_cells`"),
+        ({"batch_cells": [1000, -0]}, ValueError, r"`batch_cells` must be an integer >= 1"),
+        ({"batch_cells": "10"}, TypeError, r"`batch_cells`"),
+        ({"group_prob": [0.5, 0.6]}, ValueError, r"`group_prob` must sum to 1"),
+        ({"group_prob": [1.5, -0.5]}, ValueError, r"`group_prob` must hold .* in \[0, 1\]"),
+        ({"de_prob": 1.2}, ValueError, r"`de_prob` must be a real number in \[0, 1\]"),
+        ({"dropout_type": "gene"}, ValueError, r"`dropout_type` must be one of"),
+        ({"de_prb": 0.1}, TypeError, r"Unknown simulation parameter"),
+        ({"params": {"de_prob": 0.1}}, TypeError, r"`params` must be a SimParams"),
+        ({"reference": np.ones((3, 3))}, TypeError, r"`reference` must be an AnnData"),
+        (
+            {"group_prob": [0.5, 0.5], "de_prob": [0.1, 0.2, 0.3]},
+            ValueError,
+            r"`de_prob` must be one number or one per group \(2\)",
+        ),
+        (
+            {"batch_cells": [500, 500], "batch_fac_loc": [0.1, 0.2, 0.3]},
+            ValueError,
+            r"`batch_fac_loc` must be one number or one per batch",
+        ),
+        (
+            {"dropout_type": "cell", "dropout_mid": [0.0, 1.0]},
+            ValueError,
+            r"`dropout_mid` must be one number or one per cell \(1000\)",
+        ),
+    ],
+)
+def test_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ss.pp.simulate(**kwargs)
