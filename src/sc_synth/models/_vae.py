@@ -116,10 +116,10 @@ class VAEGenerator(VAEMixin, UnsupervisedTrainingMixin, BaseModelClass):
         manager.register_fields(adata)
         cls.register_manager(manager)
 
-    def fit_latent_prior(self, label: np.ndarray, seed: int) -> LatentPrior:
-        """Fit the per-label mixture prior to the training cells' posteriors."""
+    def fit_latent_prior(self, label: np.ndarray) -> LatentPrior:
+        """Collect the training cells' posteriors as the per-label generation prior."""
         qz_mean, qz_var = self.get_latent_representation(return_dist=True)
-        return LatentPrior.fit(qz_mean, qz_var, label, self.summary_stats.n_labels, seed=seed)
+        return LatentPrior(qz_mean.astype(np.float64), np.sqrt(qz_var), label)
 
 
 @torch.inference_mode()

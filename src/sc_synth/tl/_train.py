@@ -109,9 +109,12 @@ def train_vae(
 
     The model is scvi-tools' :class:`~scvi.module.VAE` (negative-binomial likelihood, observed
     library size) conditioned on ``labels_key`` and ``batch_key`` in encoder and decoder, with
-    dispersions per gene and label. After training, a Gaussian mixture per label is fitted to the
-    encoder's posteriors of the training cells (the aggregate posterior) and a log-normal library
-    size per label and batch; :func:`sc_synth.tl.generate` draws new cells from these, not from
+    dispersions per gene and label. After training, three things are stored for generation: the
+    encoder's posteriors of the training cells per label (the aggregate posterior, from which
+    latent codes of new cells are drawn), a log-normal library size per label and batch, and
+    per label and gene the negative-binomial dispersion that makes counts generated this way as
+    variable as the training cells (the trained dispersion absorbs the decoder's misfit and makes
+    samples far too noisy). :func:`sc_synth.tl.generate` draws new cells from these, not from
     N(0, I) and not by re-sampling training cells.
 
     Parameters
@@ -149,7 +152,7 @@ def train_vae(
     :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"vae"``), ``sc_synth_version``,
     ``record_version``, ``init_params`` (module arguments), ``setup`` (layer, keys, var_names),
     ``conditions`` (label and batch order, cells and log-normal library sizes per label and
-    batch), ``latent_prior``, ``weights`` (the state dict as arrays) and ``history`` (losses per
+    batch), ``latent_prior``, ``dispersion`` (labels × genes), ``weights`` (the state dict as arrays) and ``history`` (losses per
     epoch). Nothing else in ``adata`` changes; a failed call changes nothing.
     """
     module_kwargs, train_kwargs = _split_kwargs(kwargs, MODULE_OPTIONS)
@@ -161,7 +164,7 @@ def train_vae(
     model = VAEGenerator(lean, **module_kwargs)
     model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **train_kwargs)
     label, _ = conditions.codes(lean)
-    prior = model.fit_latent_prior(label, seed=seed)
+    prior = model.fit_latent_prior(label)
     model.module.eval()
     dispersion = calibrate_dispersion(
         model.module.cpu(), prior, conditions, lean.X, label, seed=seed
@@ -197,14 +200,15 @@ def train_gan(
 ) -> None:
     """Train a conditional GAN and store it in ``adata.uns[key_added]``.
 
-    Generator and critic work on library-size-normalised log expression,
-    ``log1p(counts / library * target_sum)`` with ``target_sum`` the median library size. The
-    generator maps Gaussian noise and the (standardised log) library size to a profile, with
-    conditional batch norm on ``labels_key`` and ``batch_key``; the critic is a projection critic
-    on the same conditions. :func:`sc_synth.tl.generate` draws a library size per label and batch
-    from the log-normal fitted at training, generates a profile for it and rounds the profile
-    scaled to that library size at random to integer counts, so library sizes vary as in the
-    training cells.
+    The critic, a projection critic on ``labels_key`` and ``batch_key``, scores
+    library-size-normalised log expression, ``log1p(counts / library * target_sum)`` with
+    ``target_sum`` the median library size. The generator maps Gaussian noise and the
+    (standardised log) library size to relative gene expression, with conditional batch norm on
+    the same conditions; its cells are Poisson counts drawn from that expression at the library
+    size and normalised as real cells are, so the generator need not make up counting noise.
+    :func:`sc_synth.tl.generate` draws a library size per label and batch from the log-normal
+    fitted at training, generates a profile for it and draws multinomial counts of that library
+    size, so library sizes vary as in the training cells.
 
     Parameters
     ----------
@@ -220,11 +224,11 @@ def train_gan(
         Key in ``adata.uns`` for the trained model.
     loss
         ``"wgan-gp"``: Wasserstein loss with gradient penalty (weight ``gradient_penalty`` = 10),
-        5 critic steps per generator step, Adam with lr 1e-4 and betas (0.5, 0.9).
+        5 critic steps per generator step, Adam with lr 5e-4 and betas (0.5, 0.9).
         ``"vanilla"``: the non-saturating GAN loss (binary cross-entropy), 1 critic step per
         generator step, Adam with lr 2e-4 and betas (0.5, 0.999).
     max_epochs
-        Passes through the data; ``None`` gives about 3,000 generator steps (each critic step
+        Passes through the data; ``None`` gives about 400 generator steps (each critic step
         takes one minibatch), at least 10 and at most 2,000 epochs.
     accelerator, devices
         Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
@@ -234,7 +238,7 @@ def train_gan(
     allow_non_integer
         Train on non-integer values (e.g. ambient-corrected counts) instead of refusing them.
     **kwargs
-        Model options (``n_latent`` = 64 noise dimensions, ``n_hidden`` = 512 units in the
+        Model options (``n_latent`` = 64 noise dimensions, ``n_hidden`` = 256 units in the
         widest layer, ``n_layers`` = 2, ``gradient_penalty`` = 10), optimisation options
         (``n_critic``, ``lr``, ``betas``, ``amsgrad`` = False; ``None`` means the defaults of
         ``loss``) and training options of :meth:`scvi.model.SCVI.train` and
