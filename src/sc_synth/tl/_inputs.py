@@ -1,0 +1,68 @@
+"""Checks and alignment of the AnnData objects handed to evaluation and plotting."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+
+def as_sets(synthetic, reserved: tuple[str, ...] = ()) -> dict[str, AnnData]:
+    """Return the synthetic sets as ``{name: AnnData}``, naming a single AnnData ``"synthetic"``."""
+    if isinstance(synthetic, AnnData):
+        return {"synthetic": synthetic}
+    if not isinstance(synthetic, Mapping) or not synthetic:
+        raise ValueError("synthetic must be an AnnData or a non-empty dict {name: AnnData}")
+    for name, adata in synthetic.items():
+        if not isinstance(name, str) or name in reserved:
+            raise ValueError(
+                f"synthetic set name {name!r} must be a string other than {list(reserved)}"
+            )
+        if not isinstance(adata, AnnData):
+            raise ValueError(f"synthetic set {name!r} is a {type(adata).__name__}, not an AnnData")
+    return dict(synthetic)
+
+
+def shared_genes(real: AnnData, sets: dict[str, AnnData]) -> pd.Index:
+    """Return the gene names present in every set, in the order of ``real``."""
+    for name, adata in {"real": real, **sets}.items():
+        if not adata.var_names.is_unique:
+            raise ValueError(f"{name} has duplicated gene names; make them unique first")
+    genes = real.var_names
+    for adata in sets.values():
+        genes = genes.intersection(adata.var_names, sort=False)
+    if len(genes) == 0:
+        raise ValueError("real and synthetic cells share no gene names (var_names)")
+    dropped = max(a.n_vars for a in [real, *sets.values()]) - len(genes)
+    if dropped:
+        warnings.warn(
+            f"evaluating on the {len(genes)} genes shared by all sets", UserWarning, stacklevel=3
+        )
+    return genes
+
+
+def counts_of(adata: AnnData, genes: pd.Index, name: str) -> sparse.csr_matrix:
+    """Return ``adata.X`` for ``genes`` as float64 CSR, checked to hold counts."""
+    x = adata[:, genes].X
+    x = sparse.csr_matrix(x, dtype=np.float64)
+    values = x.data
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name}.X holds NaN or infinite values; evaluate needs raw counts")
+    if np.any(values < 0) or np.any(values != np.round(values)):
+        raise ValueError(
+            f"{name}.X does not hold counts (negative or non-integer values, e.g. log-normalised data)"
+        )
+    return x
+
+
+def labels_of(adata: AnnData, groupby: str | None, name: str) -> np.ndarray | None:
+    """Return ``adata.obs[groupby]`` as strings, or ``None`` without ``groupby``."""
+    if groupby is None:
+        return None
+    if groupby not in adata.obs:
+        raise KeyError(f"groupby column {groupby!r} is missing from {name}.obs")
+    return adata.obs[groupby].astype(str).to_numpy()

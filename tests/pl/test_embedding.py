@@ -1,0 +1,63 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from conftest import make_counts
+from matplotlib.axes import Axes
+
+import sc_synth as ss
+
+
+@pytest.fixture
+def pair():
+    cells = make_counts(n_cells=300, seed=0)
+    return cells[:150].copy(), cells[150:].copy()
+
+
+def test_pca_panels_by_origin_and_label(pair, tmp_path):
+    real, synthetic = pair
+    axes = ss.pl.embedding(
+        real,
+        {"vae": synthetic},
+        color="cell_type",
+        basis="pca",
+        show=False,
+        save=tmp_path / "e.pdf",
+    )
+    assert len(axes) == 2
+    assert all(isinstance(ax, Axes) for ax in axes)
+    assert axes[0].get_title() == "origin"
+    assert axes[1].get_title() == "cell_type"
+    assert sum(len(c.get_offsets()) for c in axes[0].collections) == 300
+    legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert legend == ["real", "vae"]
+    assert (tmp_path / "e.pdf").stat().st_size > 0
+    assert "X_pca" not in real.obsm  # inputs are left alone
+    plt.close("all")
+
+
+@pytest.mark.slow  # the first UMAP in a process compiles its numba kernels
+def test_umap_into_given_axes(pair):
+    real, synthetic = pair
+    fig, ax = plt.subplots()
+    returned = ss.pl.embedding(real, synthetic, basis="umap", ax=ax, show=False)
+    assert returned is ax
+    points = np.asarray(ax.collections[0].get_offsets())
+    assert points.shape == (300, 2)
+    assert np.isfinite(points).all()
+    plt.close(fig)
+
+
+def test_bad_arguments(pair):
+    real, synthetic = pair
+    with pytest.raises(ValueError, match="basis must be 'umap' or 'pca'"):
+        ss.pl.embedding(real, synthetic, basis="tsne", show=False)
+    with pytest.raises(KeyError, match=r"\['kind'\] are missing from real\.obs"):
+        ss.pl.embedding(real, synthetic, color="kind", basis="pca", show=False)
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="2 panels need 2 Axes"):
+        ss.pl.embedding(real, synthetic, color="batch", basis="pca", ax=ax, show=False)
+    plt.close(fig)
