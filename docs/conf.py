@@ -1,7 +1,9 @@
 """Sphinx configuration."""
 
+import shutil
 from datetime import date
 from importlib.metadata import version as _version
+from pathlib import Path
 
 project = "sc_synth"
 author = "sc_synth developers"
@@ -25,6 +27,13 @@ napoleon_numpy_docstring = True
 napoleon_use_rtype = True
 typehints_defaults = "braces"
 always_document_param_types = True
+
+# The notebooks live in tutorials/ at the top of the repository (where CI executes them); the
+# docs render copies of them, outputs included.
+_here = Path(__file__).parent
+(_here / "tutorials").mkdir(exist_ok=True)
+for _notebook in sorted((_here.parent / "tutorials").glob("*.ipynb")):
+    shutil.copy2(_notebook, _here / "tutorials" / _notebook.name)
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 # Tutorials execute in CI through pytest; the docs render their stored outputs.
