@@ -22,12 +22,17 @@ from sc_synth._study import Settings, run_study
 COLUMNS = ["n_cells", "precision", "recall", "density", "coverage", "classifier_auc", "mmd"]
 
 
-def datasets(names: list[str]):
+def datasets(names: list[str], lib_loc: float):
     if "pbmc" in names:
         yield "pbmc", ss.datasets.pbmc68k_counts(), "bulk_labels", None
     if "simulated" in names:
+        # Droplet-like depth (about 4,000 counts per cell); ``--lib-loc 11`` is Splat's default.
         adata = ss.pp.simulate(
-            n_cells=1000, n_genes=1000, batch_cells=[500, 500], group_prob=[0.4, 0.3, 0.2, 0.1]
+            n_cells=1000,
+            n_genes=1000,
+            batch_cells=[500, 500],
+            group_prob=[0.4, 0.3, 0.2, 0.1],
+            lib_loc=lib_loc,
         )
         yield "simulated", adata, "group", "batch"
 
@@ -39,11 +44,14 @@ def main() -> None:
     parser.add_argument("--vae-epochs", type=int, default=400)
     parser.add_argument("--gan-epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--lib-loc", type=float, default=8.3, help="log library size, simulated set"
+    )
     args = parser.parse_args()
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     settings = Settings(vae_epochs=args.vae_epochs, gan_epochs=args.gan_epochs)
-    for name, adata, labels_key, batch_key in datasets(args.data):
+    for name, adata, labels_key, batch_key in datasets(args.data, args.lib_loc):
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
             table = run_study(
