@@ -11,12 +11,12 @@ import torch.nn.functional as F
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
-from scvi.data.fields import CategoricalObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.module.base import BaseModuleClass, LossOutput
 from scvi.train import TrainingPlan
 from torch import nn
 
+from ._fields import count_fields
 from ._record import load_weights
 
 LOSSES = ("wgan-gp", "vanilla")
@@ -421,11 +421,7 @@ class GANGenerator(UnsupervisedTrainingMixin, BaseModelClass):
     ) -> None:
         """Register counts, batches and labels of ``adata`` with an :class:`~scvi.data.AnnDataManager`."""
         setup_method_args = cls._get_setup_method_args(**locals())
-        fields = [
-            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=True),
-            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
-            CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
-        ]
+        fields = count_fields(layer, batch_key, labels_key)
         manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
         manager.register_fields(adata)
         cls.register_manager(manager)

@@ -9,11 +9,12 @@ import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
-from scvi.data.fields import CategoricalJointObsField, CategoricalObsField, LayerField
+from scvi.data.fields import CategoricalJointObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin, VAEMixin
 from scvi.module import VAE
 
 from ._conditions import Conditions
+from ._fields import count_fields
 from ._latent_prior import LatentPrior
 from ._record import load_weights
 
@@ -105,11 +106,7 @@ class VAEGenerator(VAEMixin, UnsupervisedTrainingMixin, BaseModelClass):
     ) -> None:
         """Register counts, batches and labels of ``adata`` with an :class:`~scvi.data.AnnDataManager`."""
         setup_method_args = cls._get_setup_method_args(**locals())
-        fields = [
-            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=True),
-            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
-            CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
-        ]
+        fields = count_fields(layer, batch_key, labels_key)
         if labels_key is not None:
             fields.append(CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, [labels_key]))
         manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
