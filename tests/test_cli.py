@@ -17,7 +17,8 @@ def counts_file(tmp_path):
     return path
 
 
-def _fails_with(capsys, argv, message):
+def assert_fails_with(capsys, argv, message):
+    """Exit status 1 and one line on stderr that contains ``message``, no traceback."""
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert message in err
@@ -26,7 +27,7 @@ def _fails_with(capsys, argv, message):
 
 
 def test_run_missing_file(capsys, tmp_path):
-    _fails_with(
+    assert_fails_with(
         capsys,
         ["run", str(tmp_path / "nope.h5ad"), "--labels", "x", "--out", str(tmp_path / "o")],
         "does not exist",
@@ -36,7 +37,7 @@ def test_run_missing_file(capsys, tmp_path):
 def test_run_unreadable_file(capsys, tmp_path):
     bad = tmp_path / "bad.h5ad"
     bad.write_text("not hdf5")
-    _fails_with(
+    assert_fails_with(
         capsys,
         ["run", str(bad), "--labels", "x", "--out", str(tmp_path / "o")],
         "cannot read",
@@ -44,7 +45,7 @@ def test_run_unreadable_file(capsys, tmp_path):
 
 
 def test_run_missing_labels_column_lists_columns(capsys, counts_file, tmp_path):
-    _fails_with(
+    assert_fails_with(
         capsys,
         ["run", str(counts_file), "--labels", "celltype", "--out", str(tmp_path / "o")],
         "--labels 'celltype' is not a column of cells.h5ad's obs; columns: cell_type, batch",
@@ -54,7 +55,7 @@ def test_run_missing_labels_column_lists_columns(capsys, counts_file, tmp_path):
 def test_run_unwritable_out(capsys, counts_file, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    _fails_with(
+    assert_fails_with(
         capsys,
         ["run", str(counts_file), "--labels", "cell_type", "--out", str(blocker / "sub")],
         "cannot write to --out",
@@ -62,7 +63,7 @@ def test_run_unwritable_out(capsys, counts_file, tmp_path):
 
 
 def test_simulate_bad_argument_is_one_line(capsys, tmp_path):
-    _fails_with(
+    assert_fails_with(
         capsys,
         ["simulate", "--n-cells", "-5", "--out", str(tmp_path / "s.h5ad")],
         "n_cells",
