@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
+from sc_synth.tl import _neighbors
 from sc_synth.tl._neighbors import kth_neighbor_sq, prdc
 
 
@@ -35,6 +36,22 @@ def test_prdc_equals_brute_force(n_real, n_fake, dims, k, shift):
     ours, reference = prdc(real, fake, k), brute_force_prdc(real, fake, k)
     for name, value in reference.items():
         assert ours[name] == pytest.approx(value, abs=1e-9), name
+
+
+def test_many_tiles_and_workers_give_the_same_numbers(monkeypatch):
+    # small tiles and three workers exercise the tile edges, the shared task queue and the
+    # merge of each worker's private neighbour lists and ball counts
+    rng = np.random.default_rng(7)
+    real = rng.standard_normal((700, 12)) * np.linspace(2, 0.5, 12)
+    fake = rng.standard_normal((650, 12)) * np.linspace(2, 0.5, 12) + 0.2
+    reference = brute_force_prdc(real, fake, 5)
+    monkeypatch.setattr(_neighbors, "_TILE", 96)
+    monkeypatch.setattr(_neighbors, "_n_workers", lambda n_pairs: 3)
+    ours = prdc(real, fake, 5)
+    for name, value in reference.items():
+        assert ours[name] == pytest.approx(value, abs=1e-9), name
+    expected = np.sort(cdist(fake, real) ** 2, axis=1)[:, 2]
+    np.testing.assert_allclose(kth_neighbor_sq(fake, real, 3), expected, rtol=1e-12)
 
 
 def test_prdc_exact_with_ties_far_from_origin():
