@@ -17,6 +17,15 @@ def test_public_surface():
     assert ss.__version__[0].isdigit()
 
 
+def test_simulating_does_not_load_the_learning_stack():
+    code = (
+        "import sys; import sc_synth as ss; ss.pp.simulate(50, 40); "
+        "assert 'torch' not in sys.modules and 'scvi' not in sys.modules; "
+        "ss.tl.evaluate; assert 'torch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_cli_help_exits_zero_and_explains(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["--help"])

@@ -4,6 +4,7 @@ Simulate counts with known ground truth (:mod:`sc_synth.pp`), learn generators o
 judge how real synthetic cells are (:mod:`sc_synth.tl`), and plot the verdict (:mod:`sc_synth.pl`).
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -12,6 +13,20 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 # The sub-packages record __version__ in what they write, so it is set before they load.
-from . import datasets, pl, pp, tl
+from . import datasets, pp
 
 __all__ = ["__version__", "datasets", "pl", "pp", "tl"]
+
+# tl and pl bring in torch, scvi-tools and Lightning (seconds and hundreds of MB): they load on
+# first use, so that simulating data does not pay for them.
+_ON_FIRST_USE = ("pl", "tl")
+
+
+def __getattr__(name: str):
+    if name in _ON_FIRST_USE:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
