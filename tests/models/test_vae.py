@@ -1,9 +1,10 @@
 import numpy as np
 from conftest import make_counts
 
+import sc_synth as ss
 from sc_synth.models._conditions import Conditions
 from sc_synth.models._latent_prior import LatentPrior
-from sc_synth.models._vae import VAESampler, calibrate_dispersion
+from sc_synth.models._vae import KL_WEIGHT, VAESampler, calibrate_dispersion, calibrate_mean
 
 
 def test_latent_prior_draws_near_the_posteriors_of_the_requested_label():
@@ -22,7 +23,13 @@ def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
     conditions = Conditions.from_record(record["conditions"])
     label, batch = conditions.codes(trained_vae)
     theta = calibrate_dispersion(
-        sampler.module, sampler.prior, conditions, trained_vae.X, label, shrinkage=0.0
+        sampler.module,
+        sampler.prior,
+        conditions,
+        trained_vae.X,
+        label,
+        sampler.mean_factor,
+        shrinkage=0.0,
     )
     assert theta.shape == (3, trained_vae.n_vars)
     # Generated with these dispersions, the high-count genes vary as much as the real ones.
@@ -37,6 +44,33 @@ def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
     assert 0.6 < np.median(ratio) < 1.6
 
 
+def test_calibrated_mean_matches_the_training_mean_of_each_label_and_batch(trained_vae):
+    record = trained_vae.uns["vae"]
+    sampler = VAESampler(record)
+    conditions = Conditions.from_record(record["conditions"])
+    label, batch = conditions.codes(trained_vae)
+    args = (sampler.module, sampler.prior, conditions, trained_vae.X, label, batch)
+    np.testing.assert_array_equal(calibrate_mean(*args), record["mean_factor"])
+    factor = calibrate_mean(*args, pseudocount=0.0)
+    assert factor.shape == (3, 2, trained_vae.n_vars)
+    rng = np.random.default_rng(1)
+    n = 20_000
+    for lab, bat in [(0, 0), (2, 1)]:
+        real = trained_vae.X[(label == lab) & (batch == bat)].toarray()
+        profile = real.sum(0) / real.sum()
+        codes, batches, library = np.full(n, lab), np.full(n, bat), np.full(n, 1e4)
+        sampler.mean_factor = np.ones_like(factor)
+        before = sampler.sample(codes, batches, library, rng).mean(0) / 1e4
+        sampler.mean_factor = factor
+        after = sampler.sample(codes, batches, library, rng).mean(0) / 1e4
+        # The decoder alone misses the training mean of the condition; with the factors, it hits.
+        high = profile > 0.01
+        error_before = np.median(np.abs(np.log(before[high] / profile[high])))
+        error_after = np.median(np.abs(np.log(after[high] / profile[high])))
+        assert error_after < 0.02
+        assert error_after < error_before / 2
+
+
 def test_conditions_library_model_per_label_and_batch():
     adata = make_counts()
     library = np.asarray(adata.X.sum(1)).ravel()
@@ -49,3 +83,17 @@ def test_conditions_library_model_per_label_and_batch():
     is2 = ((adata.obs["cell_type"] == "type_2") & (adata.obs["batch"] == "batch_0")).to_numpy()
     assert abs(np.log(np.median(drawn)) - np.log(np.median(library[is2]))) < 0.1
     assert np.std(np.log(drawn)) > 0.1
+
+
+def test_kl_term_is_weighted_unless_the_user_sets_the_weight():
+    adata = make_counts(n_cells=60, n_genes=20)
+    # Several minibatches an epoch, so that the weight is logged in the history.
+    options = {"max_epochs": 2, "batch_size": 8, "n_hidden": 8, "n_latent": 2}
+    options["enable_progress_bar"] = False
+    no_warmup = {"n_epochs_kl_warmup": None}
+    ss.tl.train_vae(adata, labels_key="cell_type", plan_kwargs=no_warmup, **options)
+    np.testing.assert_allclose(adata.uns["vae"]["history"]["kl_weight"], KL_WEIGHT)
+    ss.tl.train_vae(
+        adata, labels_key="cell_type", plan_kwargs={**no_warmup, "max_kl_weight": 1.0}, **options
+    )
+    np.testing.assert_allclose(adata.uns["vae"]["history"]["kl_weight"], 1.0)

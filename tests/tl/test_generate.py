@@ -110,6 +110,9 @@ def test_corrupted_or_foreign_records_are_refused(trained_vae):
     adata.uns["newer"] = {**record, "record_version": 99}
     with pytest.raises(ValueError, match="Upgrade sc_synth"):
         ss.tl.generate(adata, key="newer")
+    adata.uns["older"] = {**record, "record_version": 1}
+    with pytest.raises(ValueError, match="Train the model again"):
+        ss.tl.generate(adata, key="older")
     weights = dict(record["weights"])
     weights.pop(next(iter(weights)))
     adata.uns["broken"] = {**record, "weights": weights}

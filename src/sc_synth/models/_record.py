@@ -12,7 +12,7 @@ from anndata import AnnData
 from .. import __version__
 
 #: Bumped when the layout of a record changes; older readers refuse newer records.
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 KINDS = ("vae", "gan")
 _REQUIRED = ("kind", "record_version", "sc_synth_version", "init_params", "setup", "weights")
 
@@ -84,6 +84,14 @@ def read_record(adata: AnnData, key: str) -> Mapping:
             f"adata.uns[{key!r}] was written by sc_synth {record['sc_synth_version']} (record "
             f"version {version}); this is sc_synth {__version__}, which reads up to version "
             f"{RECORD_VERSION}. Upgrade sc_synth."
+        )
+    if version < RECORD_VERSION:
+        # version 2 added the VAE's mean calibration and the GAN's overdispersion: an older
+        # record lacks what generation now needs
+        raise ValueError(
+            f"adata.uns[{key!r}] was written by sc_synth {record['sc_synth_version']} (record "
+            f"version {version}); this is sc_synth {__version__}, which reads record version "
+            f"{RECORD_VERSION} only. Train the model again."
         )
     return record
 

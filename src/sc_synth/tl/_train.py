@@ -21,7 +21,13 @@ from ..models._gan import MODULE_OPTIONS as GAN_MODULE_OPTIONS
 from ..models._gan import PLAN_OPTIONS as GAN_PLAN_OPTIONS
 from ..models._gan import GANGenerator, check_loss
 from ..models._record import base_record, clean_params, history_to_record, weights_to_record
-from ..models._vae import MODULE_OPTIONS, VAEGenerator, calibrate_dispersion
+from ..models._vae import (
+    KL_WEIGHT,
+    MODULE_OPTIONS,
+    VAEGenerator,
+    calibrate_dispersion,
+    calibrate_mean,
+)
 
 _TRAIN_OPTIONS = frozenset(
     inspect.signature(UnsupervisedTrainingMixin.train).parameters
@@ -109,13 +115,16 @@ def train_vae(
 
     The model is scvi-tools' :class:`~scvi.module.VAE` (negative-binomial likelihood, observed
     library size) conditioned on ``labels_key`` and ``batch_key`` in encoder and decoder, with
-    dispersions per gene and label. After training, three things are stored for generation: the
+    dispersions per gene and label, trained with the KL term weighted 6 after warm-up (at 1 the
+    latent space memorises the training cells' counting noise, which new cells then inherit as
+    spread real cells lack). After training, four things are stored for generation: the
     encoder's posteriors of the training cells per label (the aggregate posterior, from which
-    latent codes of new cells are drawn), a log-normal library size per label and batch, and
-    per label and gene the negative-binomial dispersion that makes counts generated this way as
-    variable as the training cells (the trained dispersion absorbs the decoder's misfit and makes
-    samples far too noisy). :func:`sc_synth.tl.generate` draws new cells from these, not from
-    N(0, I) and not by re-sampling training cells.
+    latent codes of new cells are drawn), a log-normal library size per label and batch, per
+    label, batch and gene a factor that makes the decoder's mean over those codes the training
+    cells' mean, and per label and gene the negative-binomial dispersion that makes counts
+    generated this way as variable as the training cells (the trained dispersion absorbs the
+    decoder's misfit and makes samples far too noisy). :func:`sc_synth.tl.generate` draws new
+    cells from these, not from N(0, I) and not by re-sampling training cells.
 
     Parameters
     ----------
@@ -144,7 +153,8 @@ def train_vae(
         ``dropout_rate`` = 0.1, ``dispersion``, ``gene_likelihood`` = ``"nb"`` or ``"zinb"``) and
         training options of :meth:`scvi.model.SCVI.train` and :class:`lightning.pytorch.Trainer`
         (``batch_size``, ``train_size``, ``early_stopping``, ``plan_kwargs``, ``strategy``,
-        ``enable_progress_bar``, …).
+        ``enable_progress_bar``, …); ``plan_kwargs={"max_kl_weight": 1.0}`` restores
+        scvi-tools' KL weight.
 
     Returns
     -------
@@ -152,7 +162,8 @@ def train_vae(
     :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"vae"``), ``sc_synth_version``,
     ``record_version``, ``init_params`` (module arguments), ``setup`` (layer, keys, var_names),
     ``conditions`` (label and batch order, cells and log-normal library sizes per label and
-    batch), ``latent_prior``, ``dispersion`` (labels × genes), ``weights`` (the state dict as arrays) and ``history`` (losses per
+    batch), ``latent_prior``, ``mean_factor`` (labels × batches × genes), ``dispersion``
+    (labels × genes), ``weights`` (the state dict as arrays) and ``history`` (losses per
     epoch). Nothing else in ``adata`` changes; a failed call changes nothing.
     """
     module_kwargs, train_kwargs = _split_kwargs(kwargs, MODULE_OPTIONS)
@@ -162,12 +173,20 @@ def train_vae(
     scvi.settings.seed = seed
     VAEGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
     model = VAEGenerator(lean, **module_kwargs)
-    model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **train_kwargs)
-    label, _ = conditions.codes(lean)
+    plan_kwargs = {"max_kl_weight": KL_WEIGHT, **(train_kwargs.pop("plan_kwargs", None) or {})}
+    model.train(
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        plan_kwargs=plan_kwargs,
+        **train_kwargs,
+    )
+    label, batch = conditions.codes(lean)
     prior = model.fit_latent_prior(label)
-    model.module.eval()
+    module = model.module.eval().cpu()
+    mean_factor = calibrate_mean(module, prior, conditions, lean.X, label, batch, seed=seed)
     dispersion = calibrate_dispersion(
-        model.module.cpu(), prior, conditions, lean.X, label, seed=seed
+        module, prior, conditions, lean.X, label, mean_factor, seed=seed
     )
 
     record = base_record("vae")
@@ -176,6 +195,7 @@ def train_vae(
         setup=_setup_record(adata, layer, labels_key, batch_key),
         conditions=conditions.to_record(),
         latent_prior=prior.to_record(),
+        mean_factor=mean_factor,
         dispersion=dispersion,
         weights=weights_to_record(model.module),
         history=history_to_record(model.history),
