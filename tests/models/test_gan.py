@@ -74,6 +74,57 @@ def test_sampler_refuses_a_record_that_is_not_a_gan():
 
 
 def test_default_epochs_aim_at_a_fixed_number_of_generator_steps():
-    assert default_max_epochs(n_obs=350, batch_size=128, n_critic=5) == 667
-    assert default_max_epochs(n_obs=6_400, batch_size=128, n_critic=5) == 40
+    assert default_max_epochs(n_obs=350, batch_size=128, n_critic=5) == 334
+    assert default_max_epochs(n_obs=6_400, batch_size=128, n_critic=5) == 20
     assert default_max_epochs(n_obs=10**7, batch_size=128, n_critic=1) == 10
+
+
+def test_generator_starts_at_the_mean_profiles_and_overdispersion_of_the_data():
+    rng = np.random.default_rng(0)
+    n_cells, n_genes = 4000, 40
+    label = np.arange(n_cells) % 2
+    batch = np.zeros(n_cells, dtype=np.int64)
+    profile = rng.gamma(2.0, 1.0, (2, n_genes))
+    profile /= profile.sum(1, keepdims=True)
+    mean = 2000 * profile[label]
+    # The first half of the genes is negative binomial with shape 2, the rest Poisson.
+    theta = np.where(np.arange(n_genes) < n_genes // 2, 2.0, np.inf)
+    gamma = np.where(np.isinf(theta), 1.0, rng.gamma(np.minimum(theta, 1e6), 1 / 2.0, mean.shape))
+    counts = rng.poisson(mean * gamma)
+    torch.manual_seed(0)
+    module = GANModule(n_genes, n_labels=2, n_hidden=16, n_latent=4)
+    module.start_at_data(counts, label, batch)
+
+    module.eval()
+    codes = torch.as_tensor(label[:200])
+    generated = module.sample(
+        torch.randn(200, 4), torch.full((200, 1), 2000.0), codes, torch.zeros(200, dtype=torch.long)
+    ).numpy()
+    for code in (0, 1):
+        np.testing.assert_allclose(
+            generated[label[:200] == code].mean(0), profile[code], rtol=0.15, atol=1e-3
+        )
+    fitted = module.generator.log_theta.exp().detach().numpy()
+    np.testing.assert_allclose(np.median(fitted[: n_genes // 2]), 2.0, rtol=0.25)
+    assert np.median(fitted[n_genes // 2 :]) > 50
+
+
+def test_generated_counts_carry_the_gamma_noise_of_their_genes():
+    params = {"n_input": 2, "n_hidden": 16, "n_latent": 4, "target_sum": 1000.0}
+    n = 4000
+
+    def share_variance(theta):
+        module = GANModule(**params)
+        with torch.no_grad():
+            module.generator.out.weight.zero_()
+            module.generator.out.bias.zero_()
+            module.generator.log_theta.copy_(torch.log(torch.tensor(theta)))
+        sampler = GANSampler(_record(module, **params))
+        label = np.zeros(n, np.int64)
+        counts = sampler.sample(label, label, np.full(n, 2000.0), np.random.default_rng(0))
+        return (counts[:, 0] / 2000).var()
+
+    binomial = 0.25 / 2000
+    # Near-Poisson genes give a multinomial share; a gamma shape of 1 spreads it far wider.
+    assert share_variance([1e4, 1e4]) < 1.5 * binomial
+    assert share_variance([1e4, 1.0]) > 20 * binomial

@@ -64,7 +64,7 @@ def test_loss_defaults_set_the_optimiser():
     adata = make_counts()
     _train(adata, loss="vanilla", max_epochs=1)
     plan = adata.uns["gan"]["plan_params"]
-    assert plan["lr"] == pytest.approx(2e-4)
+    assert plan["lr"] == pytest.approx(5e-5)
     np.testing.assert_allclose(plan["betas"], [0.5, 0.999])
     _train(adata, max_epochs=1, lr=1e-3, betas=(0.0, 0.9), amsgrad=True)
     plan = adata.uns["gan"]["plan_params"]

@@ -225,10 +225,14 @@ def train_gan(
     ``target_sum`` the median library size. The generator maps Gaussian noise and the
     (standardised log) library size to relative gene expression, with conditional batch norm on
     the same conditions; its cells are Poisson counts drawn from that expression at the library
-    size and normalised as real cells are, so the generator need not make up counting noise.
+    size and normalised as real cells are, so the generator need not make up counting noise; a
+    gamma factor per gene with learned shape adds overdispersion (negative binomial counts).
+    The generator starts at the training cells' mean profile per label and batch and their
+    per-gene overdispersion; training teaches it the variation beyond that.
     :func:`sc_synth.tl.generate` draws a library size per label and batch from the log-normal
-    fitted at training, generates a profile for it and draws multinomial counts of that library
-    size, so library sizes vary as in the training cells.
+    fitted at training, generates a profile for it, multiplies it by the gamma factors and
+    draws multinomial counts of that library size, so library sizes vary as in the training
+    cells.
 
     Parameters
     ----------
@@ -244,11 +248,11 @@ def train_gan(
         Key in ``adata.uns`` for the trained model.
     loss
         ``"wgan-gp"``: Wasserstein loss with gradient penalty (weight ``gradient_penalty`` = 10),
-        5 critic steps per generator step, Adam with lr 5e-4 and betas (0.5, 0.9).
+        5 critic steps per generator step, Adam with lr 2e-4 and betas (0.5, 0.9).
         ``"vanilla"``: the non-saturating GAN loss (binary cross-entropy), 1 critic step per
-        generator step, Adam with lr 2e-4 and betas (0.5, 0.999).
+        generator step, Adam with lr 5e-5 and betas (0.5, 0.999).
     max_epochs
-        Passes through the data; ``None`` gives about 400 generator steps (each critic step
+        Passes through the data; ``None`` gives about 200 generator steps (each critic step
         takes one minibatch), at least 10 and at most 2,000 epochs.
     accelerator, devices
         Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
