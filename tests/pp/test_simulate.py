@@ -4,7 +4,9 @@ import pytest
 from scipy import sparse, stats
 
 import sc_synth as ss
-from sc_synth.pp import SimParams
+from sc_synth.pp import SimParams, _simulate
+from sc_synth.pp._counts import TILE, _exp_neg, _log
+from sc_synth.pp._splat import Expression, simulate_cells
 
 
 def _moment_dispersion(counts, lib):
@@ -13,6 +15,81 @@ def _moment_dispersion(counts, lib):
     p = x.sum(0) / lib.sum()
     mu = lib[:, None] * p[None, :]
     return (((x - mu) ** 2 - mu).sum(0)) / (mu**2).sum(0), p
+
+
+def _draw_entries(mean, phi, n_cells=128, n_genes=4000, seed=0, dropout=None):
+    """Counts (and counts before dropout) of entries that all have this mean and BCV²."""
+    table = np.full((1, n_genes), 1.0 / n_genes)
+    # with bcv_common = 0 the BCV is factor / sqrt(mean)
+    genes = Expression(table, 1.0 / np.sqrt(table), 0.0, np.full(n_genes, np.sqrt(phi * mean)))
+    lib = np.full(n_cells, mean * n_genes)
+    pieces = simulate_cells(seed, 0, lib, np.zeros(n_cells, dtype=int), genes, dropout)
+
+    def dense(piece):
+        x = sparse.csr_matrix(
+            (piece.data, piece.indices, np.r_[0, np.cumsum(piece.row_nnz)]),
+            shape=(n_cells, n_genes),
+        )
+        return x.toarray().ravel()
+
+    return [None if piece is None else dense(piece) for piece in pieces]
+
+
+# (mean, BCV²): tiny to large means, strong to negligible overdispersion; means above 100 and
+# gamma scales mean·BCV² above 64 take the gamma-Poisson path, the others CDF inversion.
+NB_CASES = [(0.05, 4.0), (1.0, 0.7), (3.0, 0.5), (10.0, 1e-8), (39.0, 1.5), (90.0, 0.3),
+            (150.0, 0.02), (5.0, 20.0)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mean", "phi"), NB_CASES)
+def test_counts_are_negative_binomial(mean, phi):
+    counts, _ = _draw_entries(mean, phi)
+    dist = stats.nbinom(1 / phi, 1 / (1 + mean * phi))
+    m, v, _, kurtosis = dist.stats(moments="mvsk")
+    n = counts.size
+    assert abs(counts.mean() - m) < 5 * np.sqrt(v / n)
+    assert abs(counts.var() - v) < 5 * np.sqrt((kurtosis + 2) * v**2 / n)
+    p0 = dist.pmf(0)
+    assert abs((counts == 0).mean() - p0) < 5 * np.sqrt(p0 * (1 - p0) / n) + 1e-12
+    # Chi-squared goodness of fit, bins with fewer than 20 expected counts pooled.
+    observed = np.bincount(counts.astype(int))
+    expected = dist.pmf(np.arange(observed.size)) * n
+    big = expected >= 20
+    observed = np.r_[observed[big], observed[~big].sum()]
+    expected = np.r_[expected[big], n - expected[big].sum()]
+    chi2 = ((observed - expected) ** 2 / expected).sum()
+    assert stats.chi2.sf(chi2, observed.size - 1) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("mean", "phi", "values"),
+    [(4.0, 0.3, [1, 3, 6]), (60.0, 0.05, [55, 60]), (150.0, 0.02, [140, 150])],
+)
+def test_dropout_given_count_matches_gamma_poisson(mean, phi, values):
+    # Splat drops a count with a probability set by its gamma mean λ; the sampler draws λ after
+    # the count, from its law given the count, which must give the same drop rates per count.
+    mid, shape = 1.0, -0.3
+    n_cells = 256
+    dropout = (np.full(n_cells, mid), np.full(n_cells, shape))
+    kept, true = _draw_entries(mean, phi, n_cells=n_cells, dropout=dropout)
+    assert np.all((kept == true) | (kept == 0))
+    rng = np.random.default_rng(1)
+    lam = rng.gamma(1 / phi, mean * phi, 4 * true.size)
+    reference = rng.poisson(lam)
+    drop_prob = 1 / (1 + np.exp(-shape * (np.log(lam) - mid)))
+    for y in values:
+        ours = (kept[true == y] == 0).mean()
+        theirs = drop_prob[reference == y].mean()
+        se = np.sqrt(theirs * (1 - theirs) * (1 / (true == y).sum() + 1 / (reference == y).sum()))
+        assert abs(ours - theirs) < 5 * se
+
+
+def test_vectorised_log_and_exp_are_accurate():
+    rng = np.random.default_rng(0)
+    for y in np.r_[1.0, np.sqrt(2), 1 + rng.random(200) * 1e-6, np.exp(rng.uniform(0, 700, 200))]:
+        assert abs(_log(y) - np.log(y)) <= 2 * np.spacing(np.log(y)) + 1e-300
+    for g in np.r_[0.0, rng.uniform(0, 1e-6, 200), rng.uniform(0, 700, 200)]:
+        assert abs(_exp_neg(g) - np.exp(-g)) <= 2 * np.spacing(np.exp(-g))
 
 
 def test_output_layout():
@@ -142,6 +219,14 @@ def test_dropout_follows_logistic():
     assert dropped.max() - dropped.min() > 0.5
 
 
+def test_dropout_only_removes_counts():
+    kwargs = {"seed": 10, "group_prob": [0.5, 0.5], "lib_loc": 12.0}
+    plain = ss.pp.simulate(200, 3000, **kwargs)
+    dropped = ss.pp.simulate(200, 3000, dropout_type="experiment", **kwargs)
+    assert (dropped.layers["true_counts"] != plain.X).nnz == 0
+    assert 0 < dropped.X.nnz < plain.X.nnz
+
+
 @pytest.mark.parametrize(("dropout_type", "n"), [("batch", 2), ("group", 3), ("cell", 120)])
 def test_dropout_per_unit(dropout_type, n):
     mids = np.linspace(-5, 8, n)
@@ -161,13 +246,16 @@ def test_dropout_per_unit(dropout_type, n):
 
 def test_same_seed_same_counts_whatever_the_chunking():
     kwargs = {"group_prob": [0.5, 0.5], "batch_cells": [130, 170], "dropout_type": "experiment"}
-    base = ss.pp.simulate(300, 500, seed=11, **kwargs)
+    # more genes than a tile of the sampler, and a depth at which some means take the
+    # gamma-Poisson path
+    n_genes = TILE + 500
+    base = ss.pp.simulate(300, n_genes, seed=11, **kwargs)
     for chunk_size in (1, 100, 1000):
-        other = ss.pp.simulate(300, 500, seed=11, chunk_size=chunk_size, **kwargs)
+        other = ss.pp.simulate(300, n_genes, seed=11, chunk_size=chunk_size, **kwargs)
         assert (base.X != other.X).nnz == 0
         assert (base.layers["true_counts"] != other.layers["true_counts"]).nnz == 0
         assert base.obs.equals(other.obs)
-    different = ss.pp.simulate(300, 500, seed=12, **kwargs)
+    different = ss.pp.simulate(300, n_genes, seed=12, **kwargs)
     assert (base.X != different.X).nnz > 0
 
 
@@ -194,8 +282,12 @@ def test_h5ad_round_trip(tmp_path):
     assert back.uns["simulate"]["group_prob"].tolist() == [0.5, 0.5]
 
 
-def test_zarr_out_matches_in_memory(tmp_path):
+@pytest.mark.parametrize("chunks_per_write", [None, 2])
+def test_zarr_out_matches_in_memory(tmp_path, monkeypatch, chunks_per_write):
     kwargs = {"group_prob": [0.5, 0.5], "seed": 14, "dropout_type": "experiment", "chunk_size": 64}
+    if chunks_per_write is not None:
+        # several appends to the store, the last one shorter
+        monkeypatch.setattr(_simulate, "_WRITE_ENTRIES", chunks_per_write * 64 * 80)
     memory = ss.pp.simulate(200, 80, **kwargs)
     stored = ss.pp.simulate(200, 80, out=tmp_path / "sim.zarr", **kwargs)
     assert (sparse.csr_matrix(stored.X[:]) != memory.X).nnz == 0

@@ -28,18 +28,20 @@ from ._splat import (
     BLOCK_CELLS,
     GeneTruth,
     Piece,
-    block_stream,
     cell_stream,
     draw_genes,
+    expression,
     gene_stream,
     library_sizes,
     per_unit,
-    profiles,
-    simulate_block,
+    simulate_cells,
 )
 
 # Cells per chunk aim at this many cells × genes entries when `chunk_size` is not given.
 _AUTO_CHUNK_ENTRIES = 2**21
+# Chunks are appended to a zarr store together, this many cells × genes entries at least: each
+# append costs anndata a read of the whole row index, so many small appends take quadratic time.
+_WRITE_ENTRIES = 2**23
 
 
 def simulate(
@@ -85,16 +87,18 @@ def simulate(
         Seed (integer ≥ 0) of every random draw.
     chunk_size
         Cells simulated per work unit, rounded up to a multiple of 64. It sets the size of the
-        pieces written to ``out`` and held in flight; it does not change the counts. ``None``
-        picks about two million cells × genes entries per chunk.
+        pieces held in flight (with ``out``, a few are written together, about eight million
+        cells × genes entries at least); it does not change the counts. ``None`` picks about
+        two million cells × genes entries per chunk.
     reference
         A real data set with raw counts in ``X`` to simulate in the image of: parameters come from
         :func:`~sc_synth.pp.estimate_params`, and the genes keep the reference's names,
         normalised means (as ``base_gene_mean``; no outliers are added) and, where it has
         enough non-zero cells, its dispersion (as the per-gene BCV factor). It is not modified.
     out
-        Path of a new zarr store (``.zarr``). The data set is written there chunk by chunk with
-        bounded memory and returned backed by the store (``X`` and ``layers`` read lazily).
+        Path of a new zarr store (``.zarr``). The data set is written there a few chunks at a
+        time with bounded memory and returned backed by the store (``X`` and ``layers`` read
+        lazily).
     **splat_params
         Splat parameters by their Splatter names in snake case (see
         :class:`~sc_synth.pp.SimParams`), e.g. ``de_prob=0.2``, ``bcv_common=0.3``,
@@ -144,7 +148,7 @@ def simulate(
     pieces = _pieces(plan, truth, cells)
     if plan.out is None:
         return _assemble(adata, pieces, plan.dropout)
-    return _write_zarr(adata, pieces, plan.dropout, plan.out)
+    return _write_zarr(adata, pieces, plan.dropout, plan.out, plan.chunk_cells)
 
 
 @dataclass
@@ -353,33 +357,20 @@ def _workers() -> int:
 
 
 def _pieces(plan: _Plan, truth: GeneTruth, cells: _Cells) -> Iterator[tuple[Piece, Piece | None]]:
-    """Chunks in order, simulated by a few threads (numpy's samplers release the GIL).
+    """Chunks in order, simulated by a few threads (the compiled sampler releases the GIL).
 
     At most two chunks per thread are in flight, which bounds memory when the consumer
     writes each chunk out and drops it.
     """
-    table = profiles(truth)
-    bcv_factor = truth.bcv_factor.astype(np.float32)
+    genes = expression(truth, plan.params.bcv_common)
     lib_size = cells.obs["exp_lib_size"].to_numpy()
 
     def chunk(start: int) -> tuple[Piece, Piece | None]:
-        parts = []
-        for first in range(start, min(start + plan.chunk_cells, plan.n_cells), BLOCK_CELLS):
-            cut = slice(first, min(first + BLOCK_CELLS, plan.n_cells))
-            dropout = (cells.dropout_mid[cut], cells.dropout_shape[cut]) if plan.dropout else None
-            parts.append(
-                simulate_block(
-                    block_stream(plan.seed, first // BLOCK_CELLS),
-                    lib_size[cut],
-                    cells.profile_index[cut],
-                    table,
-                    plan.params.bcv_common,
-                    bcv_factor,
-                    dropout,
-                )
-            )
-        counts = _concat([p[0] for p in parts])
-        return counts, (_concat([p[1] for p in parts]) if plan.dropout else None)
+        cut = slice(start, min(start + plan.chunk_cells, plan.n_cells))
+        dropout = (cells.dropout_mid[cut], cells.dropout_shape[cut]) if plan.dropout else None
+        return simulate_cells(
+            plan.seed, start, lib_size[cut], cells.profile_index[cut], genes, dropout
+        )
 
     starts = range(0, plan.n_cells, plan.chunk_cells)
     n_workers = min(_workers(), len(starts))
@@ -393,16 +384,9 @@ def _pieces(plan: _Plan, truth: GeneTruth, cells: _Cells) -> Iterator[tuple[Piec
             yield pending.popleft().result()
 
 
-def _concat(parts: list[Piece]) -> Piece:
-    return Piece(
-        data=np.concatenate([p.data for p in parts]),
-        indices=np.concatenate([p.indices for p in parts]),
-        row_nnz=np.concatenate([p.row_nnz for p in parts]),
-    )
-
-
 def _assemble(adata: AnnData, pieces: Iterator, dropout: bool) -> AnnData:
-    counts, truths = _RowsBuffer(adata.n_vars), _RowsBuffer(adata.n_vars)
+    counts = _RowsBuffer(adata.n_obs, adata.n_vars)
+    truths = _RowsBuffer(adata.n_obs, adata.n_vars)
     for count_part, true_part in pieces:
         counts.append(count_part)
         if dropout:
@@ -414,25 +398,38 @@ def _assemble(adata: AnnData, pieces: Iterator, dropout: bool) -> AnnData:
 
 
 class _RowsBuffer:
-    """CSR rows appended piece by piece into arrays that grow in place.
+    """CSR rows appended piece by piece into arrays sized from the density seen so far.
 
-    ``ndarray.resize`` reallocates without holding an old and a new copy at once (large
-    blocks are remapped), so the peak stays near the size of the result.
+    On the first piece the arrays are allocated at the projected size of all ``n_rows`` rows
+    plus a margin: pages never written are never resident, so the margin costs no memory, and
+    the result needs no copy. Should the projection fall short, ``ndarray.resize`` grows the
+    arrays in place (large blocks are remapped, not copied), so the peak stays near the size of
+    the result.
     """
 
-    def __init__(self, n_genes: int) -> None:
+    _MARGIN = 1.25
+
+    def __init__(self, n_rows: int, n_genes: int) -> None:
+        self.n_rows = n_rows
         self.n_genes = n_genes
         self.data = np.empty(0, dtype=np.float32)
         self.indices = np.empty(0, dtype=np.int32)
         self.row_nnz: list[np.ndarray] = []
+        self.rows = 0
         self.nnz = 0
 
     def append(self, piece: Piece) -> None:
         end = self.nnz + piece.data.size
+        self.rows += piece.row_nnz.size
         if end > self.data.size:
-            capacity = max(end, int(self.data.size * 1.5), 1 << 16)
-            self.data.resize(capacity, refcheck=False)
-            self.indices.resize(capacity, refcheck=False)
+            projected = int(end / self.rows * self.n_rows * self._MARGIN)
+            capacity = min(max(end, projected), self.n_rows * self.n_genes)
+            if self.nnz == 0:
+                self.data = np.empty(capacity, dtype=np.float32)
+                self.indices = np.empty(capacity, dtype=np.int32)
+            else:
+                self.data.resize(capacity, refcheck=False)
+                self.indices.resize(capacity, refcheck=False)
         self.data[self.nnz : end] = piece.data
         self.indices[self.nnz : end] = piece.indices
         self.row_nnz.append(piece.row_nnz)
@@ -452,8 +449,25 @@ class _RowsBuffer:
         )
 
 
-def _write_zarr(adata: AnnData, pieces: Iterator, dropout: bool, path: Path) -> AnnData:
-    """Write obs/var/uns, then append each chunk's rows to X (and true counts) in the store."""
+def _batches(
+    pieces: Iterator, per_batch: int, chunk_cells: int, n_genes: int, dropout: bool
+) -> Iterator[list[_RowsBuffer]]:
+    """Rows of ``per_batch`` consecutive chunks at a time: counts, then true counts if any."""
+    batch: list[_RowsBuffer] = []
+    for i, chunk in enumerate(pieces):
+        if i % per_batch == 0:
+            if batch:
+                yield batch
+            batch = [_RowsBuffer(per_batch * chunk_cells, n_genes) for _ in range(1 + dropout)]
+        for rows, part in zip(batch, chunk, strict=False):
+            rows.append(part)
+    yield batch
+
+
+def _write_zarr(
+    adata: AnnData, pieces: Iterator, dropout: bool, path: Path, chunk_cells: int
+) -> AnnData:
+    """Write obs/var/uns, then append the chunks' rows to X (and true counts) in the store."""
     import anndata
     import zarr
     from anndata.io import sparse_dataset, write_elem
@@ -461,10 +475,9 @@ def _write_zarr(adata: AnnData, pieces: Iterator, dropout: bool, path: Path) -> 
     root = zarr.open_group(path, mode="w-", zarr_format=anndata.settings.zarr_write_format)
     write_elem(root, "/", adata)
     targets = [("X", root)] + ([("true_counts", root["layers"])] if dropout else [])
-    for i, chunk in enumerate(pieces):
-        for (key, group), part in zip(targets, chunk, strict=False):
-            rows = _RowsBuffer(adata.n_vars)
-            rows.append(part)
+    per_batch = max(1, _WRITE_ENTRIES // (chunk_cells * adata.n_vars))
+    for i, batch in enumerate(_batches(pieces, per_batch, chunk_cells, adata.n_vars, dropout)):
+        for (key, group), rows in zip(targets, batch, strict=True):
             if i == 0:
                 write_elem(group, key, rows.to_csr())
             else:

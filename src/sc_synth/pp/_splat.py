@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._counts import draw_block
+
 BLOCK_CELLS = 64
 
 # Spawn keys of the independent streams under the user's seed.
-_GENE_STREAM, _CELL_STREAM, _BLOCK_STREAM = 0, 1, 2
+_GENE_STREAM, _CELL_STREAM, _BLOCK_STREAM, _DROPOUT_STREAM = 0, 1, 2, 3
 
-# Floor for cell means so that genes with a zero mean give BCV = inf and counts of 0, not NaN.
-_TINY_MEAN = np.float32(1e-30)
+# Floor of expression proportions (see Expression).
+_TINY_PROPORTION = 1e-30
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:
@@ -39,6 +41,11 @@ def cell_stream(seed: int) -> np.random.Generator:
 def block_stream(seed: int, block: int) -> np.random.Generator:
     """Stream for the count noise of block ``block`` of ``BLOCK_CELLS`` cells."""
     return stream(seed, _BLOCK_STREAM, block)
+
+
+def dropout_stream(seed: int, block: int) -> np.random.Generator:
+    """Stream for the dropout of block ``block``, apart so that dropout leaves true counts as is."""
+    return stream(seed, _DROPOUT_STREAM, block)
 
 
 def lognormal_factors(
@@ -143,7 +150,33 @@ def profiles(truth: GeneTruth) -> np.ndarray:
     """
     means = truth.gene_mean * truth.batch_fac[:, None, :] * truth.de_fac[None, :, :]
     means = means.reshape(-1, means.shape[-1])
-    return (means / means.sum(axis=1, keepdims=True)).astype(np.float32)
+    return means / means.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """What the count sampler needs of the genes, computed once for all cells.
+
+    ``profile_table`` holds the proportions of :func:`profiles`, floored at ``_TINY_PROPORTION``
+    so that genes with a zero mean get finite BCVs (and, in effect, counts of 0);
+    ``rsqrt_table`` is ``1 / sqrt(profile_table)``, so that ``1 / sqrt(μ)`` costs a product.
+    """
+
+    profile_table: np.ndarray
+    rsqrt_table: np.ndarray
+    bcv_common: float
+    bcv_factor: np.ndarray
+
+
+def expression(truth: GeneTruth, bcv_common: float) -> Expression:
+    """Gather the per-gene inputs of the count sampler."""
+    table = np.maximum(profiles(truth), _TINY_PROPORTION)
+    return Expression(
+        profile_table=table,
+        rsqrt_table=1.0 / np.sqrt(table),
+        bcv_common=float(bcv_common),
+        bcv_factor=np.ascontiguousarray(truth.bcv_factor, dtype=float),
+    )
 
 
 @dataclass
@@ -155,48 +188,78 @@ class Piece:
     row_nnz: np.ndarray
 
 
-def _sparse_rows(values: np.ndarray) -> Piece:
-    flat = np.flatnonzero(values)
-    n_genes = values.shape[1]
-    rows = flat // n_genes
+# Values a piece has room for at first: as many as a default chunk has entries (see _simulate).
+_FIRST_ROOM = 2**21
+
+
+def _with_room(piece: Piece, nnz: int, room: int) -> Piece:
+    """``piece``, or a copy of its first ``nnz`` values with room for ``room`` more after them.
+
+    The sampler writes every entry's slot before knowing which are zero, so a block of rows
+    needs room for all its entries; pages past the values written are never touched. Capacity
+    at least doubles when it grows, so copies cost little even for huge chunks.
+    """
+    if nnz + room <= piece.data.size:
+        return piece
+    capacity = max(2 * piece.data.size, nnz + room)
+    data = np.empty(capacity, dtype=np.float32)
+    indices = np.empty(capacity, dtype=np.int32)
+    data[:nnz] = piece.data[:nnz]
+    indices[:nnz] = piece.indices[:nnz]
+    return Piece(data, indices, piece.row_nnz)
+
+
+def _empty_rows(n_rows: int, n_genes: int) -> Piece:
+    room = min(n_rows * n_genes, max(BLOCK_CELLS * n_genes, _FIRST_ROOM))
     return Piece(
-        data=values.ravel()[flat].astype(np.float32),
-        indices=(flat - rows * n_genes).astype(np.int32),
-        row_nnz=np.bincount(rows, minlength=values.shape[0]),
+        data=np.empty(room, dtype=np.float32),
+        indices=np.empty(room, dtype=np.int32),
+        row_nnz=np.empty(n_rows, dtype=np.int64),
     )
 
 
-def simulate_block(
-    rng: np.random.Generator,
+def simulate_cells(
+    seed: int,
+    first_cell: int,
     lib_size: np.ndarray,
     profile_index: np.ndarray,
-    profile_table: np.ndarray,
-    bcv_common: float,
-    bcv_factor: np.ndarray,
+    genes: Expression,
     dropout: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[Piece, Piece | None]:
-    """Simulate one block of cells: BCV gamma means, Poisson counts, then optional dropout.
+    """Simulate the cells from ``first_cell`` (a multiple of ``BLOCK_CELLS``) on.
 
-    Returns the counts and, with dropout, the counts before dropout (else ``None``).
-    ``dropout`` holds the per-cell logistic midpoints and shapes.
+    Each block of ``BLOCK_CELLS`` cells draws from its own streams (see
+    :mod:`~sc_synth.pp._counts`). Returns the counts and, with dropout, the counts before
+    dropout (else ``None``); ``dropout`` holds the per-cell logistic midpoints and shapes.
     """
-    base_means = profile_table[profile_index] * lib_size.astype(np.float32)[:, None]
-    np.maximum(base_means, _TINY_MEAN, out=base_means)
-    bcv = (np.float32(bcv_common) + 1.0 / np.sqrt(base_means)) * bcv_factor
-    phi = bcv * bcv
-    with np.errstate(over="ignore"):
-        cell_means = rng.standard_gamma(1.0 / phi, dtype=np.float32)
-    cell_means *= base_means * phi
-    true_counts = rng.poisson(cell_means)
+    n_rows, n_genes = lib_size.shape[0], genes.profile_table.shape[1]
+    counts = _empty_rows(n_rows, n_genes)
+    truth = _empty_rows(n_rows, n_genes) if dropout is not None else _empty_rows(0, 0)
+    # fixed dtypes and layouts, so that one compiled (and cached) version of the sampler serves
+    lib_size = np.ascontiguousarray(lib_size, dtype=np.float64)
+    profile_index = np.ascontiguousarray(profile_index, dtype=np.int64)
+    mid, shape = (
+        (np.ascontiguousarray(d, dtype=np.float64) for d in dropout)
+        if dropout is not None
+        else (np.empty(0), np.empty(0))
+    )
+    nnz = true_nnz = 0
+    for first in range(0, n_rows, BLOCK_CELLS):
+        cut = slice(first, min(first + BLOCK_CELLS, n_rows))
+        room = (cut.stop - cut.start) * n_genes
+        counts = _with_room(counts, nnz, room)
+        if dropout is not None:
+            truth = _with_room(truth, true_nnz, room)
+        block = (first_cell + first) // BLOCK_CELLS
+        rng = block_stream(seed, block)
+        drop_rng = dropout_stream(seed, block) if dropout is not None else rng
+        nnz, true_nnz = draw_block(
+            rng, rng.integers(2**64, dtype=np.uint64), drop_rng, lib_size[cut], profile_index[cut],
+            genes.profile_table, genes.rsqrt_table, genes.bcv_common, genes.bcv_factor,
+            dropout is not None, mid[cut], shape[cut], counts.data, counts.indices,
+            counts.row_nnz[cut], truth.data, truth.indices, truth.row_nnz[cut], nnz, true_nnz,
+        )  # fmt: skip
+    counts = Piece(counts.data[:nnz], counts.indices[:nnz], counts.row_nnz)
     if dropout is None:
-        return _sparse_rows(true_counts), None
-
-    mid, shape = dropout
-    flat = np.flatnonzero(true_counts)
-    rows = flat // true_counts.shape[1]
-    log_mean = np.log(cell_means.ravel()[flat])
-    drop_prob = 1.0 / (1.0 + np.exp(-shape[rows] * (log_mean - mid[rows])))
-    dropped = flat[rng.random(flat.size) < drop_prob]
-    truth = _sparse_rows(true_counts)
-    true_counts.ravel()[dropped] = 0
-    return _sparse_rows(true_counts), truth
+        return counts, None
+    return counts, Piece(truth.data[:true_nnz], truth.indices[:true_nnz], truth.row_nnz)
