@@ -1,8 +1,8 @@
 """Speed and peak memory of ``sc_synth.pp.simulate``: one fresh process per run.
 
 Prints, per size, the median over runs of wall time, cells per second, CPU time, the peak
-resident memory of the process and that peak less the memory after ``import sc_synth``
-(which loads torch and scvi-tools for the other sub-packages). Each run first simulates 64
+resident memory of the process and that peak less the memory after ``import sc_synth`` and a
+first small simulation. Each run first simulates 64
 cells × 100 genes, untimed in the table but shown as "start s": it carries the one-off cost of a
 process's first simulation (numba's start-up and loading the compiled sampler from its cache,
 or compiling it on the very first run).
@@ -11,6 +11,7 @@ Usage::
 
     python benchmarks/simulate.py              # the table in docs/simulate.md
     python benchmarks/simulate.py --repeats 1 --quick
+    python benchmarks/simulate.py --repeats 1 --million   # 1,000,000 × 20,000 out of core
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ SIZES = [
     (20_000, 20_000, {"lib_loc": 8.3}, True),
 ]
 QUICK = SIZES[:2] + SIZES[3:4]
+# out of core at realistic depth: about 1.7 billion non-zero counts, some 10 GB of zarr on disk
+MILLION = [(1_000_000, 20_000, {"lib_loc": 8.3}, True)]
 
 _RUN = """
 import json, resource, sys, time
@@ -65,7 +68,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument(
+        "--million", action="store_true", help="only 1,000,000 cells × 20,000 genes to zarr"
+    )
     args = parser.parse_args()
+    sizes = MILLION if args.million else QUICK if args.quick else SIZES
     print(f"CPU cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}")
     header = (
         f"{'cells':>8} {'genes':>6} {'mode':>7} {'nnz':>12} {'wall s':>7} {'cells/s':>9} "
@@ -73,7 +80,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for n_cells, n_genes, kwargs, zarr in QUICK if args.quick else SIZES:
+    for n_cells, n_genes, kwargs, zarr in sizes:
         runs = [run_once(n_cells, n_genes, kwargs, zarr) for _ in range(args.repeats)]
         wall = statistics.median(r["wall"] for r in runs)
         print(
