@@ -171,3 +171,15 @@ def test_held_out_real_cells_look_real_on_pbmc():
     assert reference["precision"] > 0.8
     assert reference["recall"] > 0.8
     assert reference["classifier_auc"] < 0.6
+
+
+def test_torch_thread_count_survives_evaluate(counts_adata):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ss.tl.evaluate(counts_adata, {"copy": counts_adata.copy()}, metrics=["precision_recall"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.distance import cdist
 
 from sc_synth.tl import _neighbors
@@ -107,3 +108,15 @@ def test_mode_collapse_keeps_precision_loses_recall():
 def test_too_few_reference_points():
     with pytest.raises(ValueError, match="at least 3 reference points"):
         kth_neighbor_sq(np.zeros((4, 2)), np.zeros((2, 2)), 3)
+
+
+def test_torch_thread_count_is_left_as_it_was():
+    x = np.random.default_rng(8).standard_normal((2500, 10))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        prdc(x, x + 0.1, 5)
+        kth_neighbor_sq(x, x, 2)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -12,6 +12,7 @@ import scanpy as sc
 from anndata import AnnData
 from scipy import sparse
 
+from .._threads import keeps_torch_threads
 from . import _metrics
 from ._baseline import nb_per_label
 from ._inputs import as_sets, counts_of, labels_of, shared_genes
@@ -38,6 +39,7 @@ _COLUMNS = {
 }
 
 
+@keeps_torch_threads
 def evaluate(
     real: AnnData,
     synthetic: AnnData | Mapping[str, AnnData],

@@ -10,7 +10,9 @@ direct differences, so the results equal those of a float64 brute-force pass.
 
 Tiles are shared out to worker threads, each running single-threaded products and scans that
 release the GIL; a worker keeps private copies of everything that tiles of other workers also
-update, and the copies are merged at the end.
+update, and the copies are merged at the end. None of the kernels uses numba's own parallel
+layer: its OpenMP threads would share state with torch's and change torch's thread count for
+everything the user runs afterwards.
 """
 
 from __future__ import annotations
@@ -203,15 +205,14 @@ def _merge_lists(best_d, best_j, extra_d, extra_j):
                 _insert(best_d, best_j, i, d, extra_j[w, i, p])
 
 
-@numba.njit(parallel=True, cache=True)
-def _exact_kth(q64, q_sq, q_norm, r64, r_sq, r_norm, best_d, best_j, kth, tol):
+@numba.njit(cache=True, nogil=True)
+def _exact_kth(q64, q_sq, q_norm, r64, r_sq, r_norm, best_d, best_j, kth, tol, rows, out):
     n_r = r64.shape[0]
     n_keep = min(best_d.shape[1], n_r)
     max_norm = r_norm.max()
     max_sq = r_sq.max()
-    out = np.empty(q64.shape[0])
-    for i in numba.prange(q64.shape[0]):
-        exact = np.empty(n_keep)
+    exact = np.empty(n_keep)
+    for i in range(rows[0], rows[1]):
         for p in range(n_keep):
             exact[p] = _sqdist(q64[i], r64[best_j[i, p]])
         exact.sort()
@@ -227,7 +228,6 @@ def _exact_kth(q64, q_sq, q_norm, r64, r_sq, r_norm, best_d, best_j, kth, tol):
                 full.sort()
                 value = full[kth - 1]
         out[i] = value
-    return out
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST)
@@ -328,7 +328,13 @@ def _kth_sq(q: _Points, r: _Points, kth: int, n_workers: int) -> np.ndarray:
     _run_workers(n_workers, _tiles(len(q)), work)
     _merge_lists(best_d, best_j, extra_d, extra_j)
     tol = _tolerance(q.x64.shape[1])
-    return _exact_kth(q.x64, q.sq, q.norm, r.x64, r.sq, r.norm, best_d, best_j, kth, tol)
+    out = np.empty(len(q))
+
+    def exact(worker: int, rows: tuple[int, int], buffer) -> None:
+        _exact_kth(q.x64, q.sq, q.norm, r.x64, r.sq, r.norm, best_d, best_j, kth, tol, rows, out)
+
+    _run_workers(n_workers, _tiles(len(q)), exact)
+    return out
 
 
 def kth_neighbor_sq(query: np.ndarray, ref: np.ndarray, kth: int) -> np.ndarray:
