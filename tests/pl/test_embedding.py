@@ -61,3 +61,17 @@ def test_bad_arguments(pair):
     with pytest.raises(ValueError, match="2 panels need 2 Axes"):
         ss.pl.embedding(real, synthetic, color="batch", basis="pca", ax=ax, show=False)
     plt.close(fig)
+
+
+def test_torch_thread_count_survives_the_embedding(pair):
+    import torch
+
+    real, synthetic = pair
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ss.pl.embedding(real, {"vae": synthetic}, basis="pca", show=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+        plt.close("all")

@@ -13,12 +13,14 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from scipy import sparse
 
+from .._threads import keeps_torch_threads
 from ..tl._inputs import as_sets, counts_of, shared_genes
 from ._utils import save_or_show
 
 ORIGIN = "origin"
 
 
+@keeps_torch_threads
 def embedding(
     real: AnnData,
     synthetic: AnnData | Mapping[str, AnnData],
