@@ -1,8 +1,17 @@
-"""Keep torch's thread count as the user set it across calls into scikit-learn and scanpy."""
+"""Threads: how many cores this process may use, and torch's count kept across other libraries."""
 
 from __future__ import annotations
 
 import functools
+import os
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def keeps_torch_threads(func):

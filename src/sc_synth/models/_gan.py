@@ -17,6 +17,7 @@ from scvi.module.base import BaseModuleClass, LossOutput
 from scvi.train import TrainingPlan
 from torch import nn
 
+from ._counts import negative_binomial_counts
 from ._fields import count_fields
 from ._record import load_weights
 
@@ -575,12 +576,12 @@ class GANSampler:
 
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """Integer counts (cells × genes) for cells with the given codes and library sizes.
+    ) -> sparse.csr_matrix:
+        """Integer counts (cells × genes, CSR) for cells with the given codes and library sizes.
 
-        Each cell's counts are a multinomial draw of its library size (rounded) over the
-        generated profile times a gamma draw per gene: the counts of training, given their
-        total.
+        Counts are negative binomial around the library size times the generated profile, with
+        the learned per-gene gamma shapes as sizes: the law the critic saw in training, where a
+        gamma draw per gene scaled the profile before a Poisson draw.
         """
         noise = rng.standard_normal((len(label), self.module.n_latent)).astype(np.float32)
         profile = (
@@ -594,6 +595,6 @@ class GANSampler:
             .numpy()
         )
         theta = self.module.generator.log_theta.detach().double().exp().numpy()
-        profile = profile * rng.gamma(theta, 1 / theta, size=profile.shape)
-        profile = profile / profile.sum(1, keepdims=True)
-        return rng.multinomial(np.rint(library).astype(np.int64), profile).astype(np.int64)
+        return negative_binomial_counts(
+            profile * library[:, None], theta, np.zeros(len(label), dtype=np.int64), rng
+        )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
+from scipy import sparse
 
 
 class Sampler(Protocol):
@@ -13,8 +14,8 @@ class Sampler(Protocol):
 
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """Cells × genes integer counts."""
+    ) -> sparse.csr_matrix:
+        """Cells × genes integer counts (``float32``)."""
 
 
 def load_sampler(record: Mapping) -> Sampler:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from anndata import AnnData
+from scipy import sparse
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalJointObsField
@@ -14,6 +15,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin, VAEMixin
 from scvi.module import VAE
 
 from ._conditions import Conditions
+from ._counts import negative_binomial_counts
 from ._fields import count_fields
 from ._latent_prior import LatentPrior
 from ._record import load_weights
@@ -250,12 +252,13 @@ class VAESampler:
 
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """Integer counts (cells × genes) for cells with the given codes and library sizes."""
+    ) -> sparse.csr_matrix:
+        """Integer counts (cells × genes, CSR) for cells with the given codes and library sizes."""
         mu, _, zi = decode(self.module, self.prior.sample(label, rng), label, batch, library)
         mu *= self.mean_factor[label, batch]
-        theta = self.theta[label]
-        counts = rng.poisson(rng.gamma(theta, mu / theta))
+        counts = negative_binomial_counts(mu, self.theta, label, rng)
         if zi is not None:
-            counts[rng.random(counts.shape) < zi] = 0
+            rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+            counts.data[rng.random(counts.nnz) < zi[rows, counts.indices]] = 0
+            counts.eliminate_zeros()
         return counts

@@ -321,6 +321,42 @@ def _emit(first_gene, cand, counts, data, indices, nnz):
 
 
 @_jit
+def _work_arrays(tile):
+    """Scratch arrays of one tile: entries, candidates and the unfinished candidates' state."""
+    return (
+        np.empty(tile),  # mu
+        np.empty(tile),  # x
+        np.empty(tile),  # bound
+        np.empty(tile, dtype=np.int32),  # cand
+        np.empty(tile),  # cand_u
+        np.empty(tile),  # cand_mu
+        np.empty(tile),  # cand_x
+        np.empty(tile, dtype=np.int64),  # y
+        np.empty(tile),  # lam
+        np.empty(tile),  # p
+        np.empty(tile),  # q
+        np.empty(tile),  # r
+        np.empty(tile),  # v
+        np.empty(tile, dtype=np.int32),  # act_n
+    )
+
+
+@_jit
+def _draw_tile(rng, seed, counter, width, work):
+    """Draw the counts of the tile's candidates from the means and bounds already in ``work``.
+
+    Returns the number of candidates ``n``: their tile positions are ``cand[:n]`` and their
+    counts ``y[:n]`` (zeros included).
+    """
+    mu, x, bound, cand, cand_u, cand_mu, cand_x, y, lam, p, q, r, v, act_n = work
+    n = _candidates(seed, counter, bound[:width], mu, x, cand, cand_u, cand_mu, cand_x)
+    _first_steps(cand_u[:n], cand_mu[:n], cand_x[:n], y[:n], p[:n], q[:n], r[:n], v[:n])
+    n_active = _pack_unfinished(rng, cand_mu[:n], cand_x[:n], y, lam, p, q, r, v, act_n)
+    _search(n_active, y, p, q, r, v, act_n)
+    return n
+
+
+@_jit
 def draw_block(
     rng,
     seed,
@@ -353,21 +389,9 @@ def draw_block(
     """
     n_genes = profile_table.shape[1]
     tile = min(TILE, n_genes)
-    mu = np.empty(tile)
-    x = np.empty(tile)
-    bound = np.empty(tile)
-    cand = np.empty(tile, dtype=np.int32)
-    cand_u = np.empty(tile)
-    cand_mu = np.empty(tile)
-    cand_x = np.empty(tile)
-    y = np.empty(tile, dtype=np.int64)
+    work = _work_arrays(tile)
+    mu, x, bound, cand, _, cand_mu, cand_x, y, lam, _, _, _, _, _ = work
     kept = np.empty(tile, dtype=np.int64)
-    lam = np.empty(tile)
-    p = np.empty(tile)
-    q = np.empty(tile)
-    r = np.empty(tile)
-    v = np.empty(tile)
-    act_n = np.empty(tile, dtype=np.int32)
     for i in range(lib_size.shape[0]):
         lib = lib_size[i]
         rsqrt_lib = 1.0 / np.sqrt(lib)
@@ -381,12 +405,7 @@ def draw_block(
                 lib, rsqrt_lib, profile[start:stop], rsqrt_profile[start:stop], bcv_common,
                 bcv_factor[start:stop], mu[:width], x[:width], bound[:width],
             )  # fmt: skip
-            n = _candidates(
-                seed, i * n_genes + start, bound[:width], mu, x, cand, cand_u, cand_mu, cand_x
-            )
-            _first_steps(cand_u[:n], cand_mu[:n], cand_x[:n], y[:n], p[:n], q[:n], r[:n], v[:n])
-            n_active = _pack_unfinished(rng, cand_mu[:n], cand_x[:n], y, lam, p, q, r, v, act_n)
-            _search(n_active, y, p, q, r, v, act_n)
+            n = _draw_tile(rng, seed, i * n_genes + start, width, work)
             if dropout:
                 true_nnz = _emit(start, cand, y[:n], true_data, true_indices, true_nnz)
                 _dropout(drop_rng, cand_mu, cand_x, y[:n], lam, drop_mid[i], drop_shape[i], kept)
@@ -397,3 +416,50 @@ def draw_block(
         if dropout:
             true_row_nnz[i] = true_nnz - true_row_start
     return nnz, true_nnz
+
+
+@_jit_vector
+def _nb_zero_bounds(mean, size, mu, x, bound):
+    """Gamma scales ``x = μ / a`` and the bound of P(Y = 0) (see above) for given means and sizes."""
+    for t in range(mu.shape[0]):
+        m = mean[t]
+        scale = m / size[t]
+        h = m * (6.0 + scale) / (6.0 + 4.0 * scale)
+        z = max(1.0 - 0.125 * h, 0.0)
+        z *= z
+        z *= z
+        z *= z
+        inverted = (m <= MAX_INVERSION_MEAN) & (scale <= MAX_INVERSION_SCALE)
+        bound[t] = z if inverted else 0.0
+        mu[t] = m
+        x[t] = scale
+
+
+@_jit
+def draw_negative_binomial(rng, seed, mean, size, size_index, data, indices, row_nnz):
+    """Negative binomial counts with mean ``mean[i, j]`` and size ``size[size_index[i], j]``.
+
+    The same inversion as Splat's counts, for means given per entry (e.g. a decoder's output):
+    row ``i`` goes to ``row_nnz[i]``, its values and columns one after the other into
+    ``data``/``indices``, which need room for every entry. Returns the number of non-zeros.
+    ``seed`` keys the uniforms of entry ``(i, j)`` as in ``draw_block``; ``rng`` draws the
+    gamma-Poisson of entries outside the inversion range.
+    """
+    n_genes = mean.shape[1]
+    tile = min(TILE, n_genes)
+    work = _work_arrays(tile)
+    mu, x, bound, cand, _, _, _, y, _, _, _, _, _, _ = work
+    nnz = 0
+    for i in range(mean.shape[0]):
+        row_start = nnz
+        row_size = size[size_index[i]]
+        for start in range(0, n_genes, tile):
+            stop = min(start + tile, n_genes)
+            width = stop - start
+            _nb_zero_bounds(
+                mean[i, start:stop], row_size[start:stop], mu[:width], x[:width], bound[:width]
+            )
+            n = _draw_tile(rng, seed, i * n_genes + start, width, work)
+            nnz = _emit(start, cand, y[:n], data, indices, nnz)
+        row_nnz[i] = nnz - row_start
+    return nnz

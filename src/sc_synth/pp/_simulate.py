@@ -15,6 +15,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from .._threads import usable_cores
 from ._estimate import _reference_genes, estimate_params
 from ._params import (
     PER_BATCH,
@@ -349,13 +350,6 @@ def _record(plan: _Plan) -> dict:
     }
 
 
-def _workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def _pieces(plan: _Plan, truth: GeneTruth, cells: _Cells) -> Iterator[tuple[Piece, Piece | None]]:
     """Chunks in order, simulated by a few threads (the compiled sampler releases the GIL).
 
@@ -373,7 +367,7 @@ def _pieces(plan: _Plan, truth: GeneTruth, cells: _Cells) -> Iterator[tuple[Piec
         )
 
     starts = range(0, plan.n_cells, plan.chunk_cells)
-    n_workers = min(_workers(), len(starts))
+    n_workers = min(usable_cores(), len(starts))
     with ThreadPoolExecutor(n_workers) as pool:
         pending: deque = deque()
         for start in starts:

@@ -64,8 +64,7 @@ def generate(
     chunks = []
     for start in range(0, len(label), _CHUNK):
         part = slice(start, start + _CHUNK)
-        counts = sampler.sample(label[part], batch[part], library[part], rng)
-        chunks.append(sparse.csr_matrix(counts.astype(np.float32)))
+        chunks.append(sampler.sample(label[part], batch[part], library[part], rng))
     X = sparse.vstack(chunks, format="csr")
 
     obs = pd.DataFrame(index=pd.Index([f"synthetic_{i}" for i in range(len(label))]))

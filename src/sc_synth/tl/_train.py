@@ -230,9 +230,9 @@ def train_gan(
     The generator starts at the training cells' mean profile per label and batch and their
     per-gene overdispersion; training teaches it the variation beyond that.
     :func:`sc_synth.tl.generate` draws a library size per label and batch from the log-normal
-    fitted at training, generates a profile for it, multiplies it by the gamma factors and
-    draws multinomial counts of that library size, so library sizes vary as in the training
-    cells.
+    fitted at training, generates a profile for it and draws negative binomial counts around
+    it (the gamma factor and Poisson draw of training), so library sizes vary as in the
+    training cells.
 
     Parameters
     ----------
