@@ -4,7 +4,7 @@ import pytest
 from scipy import sparse, stats
 
 import sc_synth as ss
-from sc_synth.pp import SimParams, _simulate
+from sc_synth.pp import SimParams, _store
 from sc_synth.pp._counts import TILE, _exp_neg, _log
 from sc_synth.pp._splat import Expression, simulate_cells
 
@@ -282,12 +282,12 @@ def test_h5ad_round_trip(tmp_path):
     assert back.uns["simulate"]["group_prob"].tolist() == [0.5, 0.5]
 
 
-@pytest.mark.parametrize("chunks_per_write", [None, 2])
-def test_zarr_out_matches_in_memory(tmp_path, monkeypatch, chunks_per_write):
+@pytest.mark.parametrize("zarr_chunk", [None, 100])
+def test_zarr_out_matches_in_memory(tmp_path, monkeypatch, zarr_chunk):
     kwargs = {"group_prob": [0.5, 0.5], "seed": 14, "dropout_type": "experiment", "chunk_size": 64}
-    if chunks_per_write is not None:
-        # several appends to the store, the last one shorter
-        monkeypatch.setattr(_simulate, "_WRITE_ENTRIES", chunks_per_write * 64 * 80)
+    if zarr_chunk is not None:
+        # many whole zarr chunks per piece, and values held over from one piece to the next
+        monkeypatch.setattr(_store, "_CHUNK", zarr_chunk)
     memory = ss.pp.simulate(200, 80, **kwargs)
     stored = ss.pp.simulate(200, 80, out=tmp_path / "sim.zarr", **kwargs)
     assert (sparse.csr_matrix(stored.X[:]) != memory.X).nnz == 0

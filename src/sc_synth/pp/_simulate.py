@@ -16,6 +16,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._threads import usable_cores
+from ._dask import computed_in_order
 from ._estimate import _reference_genes, estimate_params
 from ._params import (
     PER_BATCH,
@@ -27,6 +28,7 @@ from ._params import (
 )
 from ._splat import (
     BLOCK_CELLS,
+    Expression,
     GeneTruth,
     Piece,
     cell_stream,
@@ -37,12 +39,10 @@ from ._splat import (
     per_unit,
     simulate_cells,
 )
+from ._store import write_zarr
 
 # Cells per chunk aim at this many cells × genes entries when `chunk_size` is not given.
 _AUTO_CHUNK_ENTRIES = 2**21
-# Chunks are appended to a zarr store together, this many cells × genes entries at least: each
-# append costs anndata a read of the whole row index, so many small appends take quadratic time.
-_WRITE_ENTRIES = 2**23
 
 
 def simulate(
@@ -87,19 +87,20 @@ def simulate(
     seed
         Seed (integer ≥ 0) of every random draw.
     chunk_size
-        Cells simulated per work unit, rounded up to a multiple of 64. It sets the size of the
-        pieces held in flight (with ``out``, a few are written together, about eight million
-        cells × genes entries at least); it does not change the counts. ``None`` picks about
-        two million cells × genes entries per chunk.
+        Cells simulated per work unit (one dask task with ``out``), rounded up to a multiple
+        of 64. It sets the size of the pieces held in flight; it does not change the counts.
+        ``None`` picks about two million cells × genes entries per chunk.
     reference
         A real data set with raw counts in ``X`` to simulate in the image of: parameters come from
         :func:`~sc_synth.pp.estimate_params`, and the genes keep the reference's names,
         normalised means (as ``base_gene_mean``; no outliers are added) and, where it has
         enough non-zero cells, its dispersion (as the per-gene BCV factor). It is not modified.
     out
-        Path of a new zarr store (``.zarr``). The data set is written there a few chunks at a
-        time with bounded memory and returned backed by the store (``X`` and ``layers`` read
-        lazily).
+        Path of a new zarr store (``.zarr``). Chunks are computed as dask tasks on the active
+        scheduler (local threads, or a cluster when a ``dask.distributed`` client is active), a
+        few at a time, and written in order as they come, so memory stays bounded however many
+        cells there are. The store is built under a temporary name and renamed when complete.
+        The result is backed by the store (``X`` and ``layers`` read lazily).
     **splat_params
         Splat parameters by their Splatter names in snake case (see
         :class:`~sc_synth.pp.SimParams`), e.g. ``de_prob=0.2``, ``bcv_common=0.3``,
@@ -146,10 +147,13 @@ def simulate(
     )
     cells = _draw_cells(plan)
     adata = AnnData(obs=cells.obs, var=_var(plan, truth), uns={"simulate": _record(plan)})
-    pieces = _pieces(plan, truth, cells)
+    inputs = _chunk_inputs(plan, truth, cells)
+    starts = range(0, plan.n_cells, plan.chunk_cells)
     if plan.out is None:
-        return _assemble(adata, pieces, plan.dropout)
-    return _write_zarr(adata, pieces, plan.dropout, plan.out, plan.chunk_cells)
+        return _assemble(adata, _pieces(inputs, starts), plan.dropout)
+    return write_zarr(
+        adata, computed_in_order(_simulate_chunk, inputs, starts), plan.dropout, plan.out
+    )
 
 
 @dataclass
@@ -350,28 +354,50 @@ def _record(plan: _Plan) -> dict:
     }
 
 
-def _pieces(plan: _Plan, truth: GeneTruth, cells: _Cells) -> Iterator[tuple[Piece, Piece | None]]:
+@dataclass
+class _ChunkInputs:
+    """What simulating any chunk of cells needs, shared by all chunks."""
+
+    seed: int
+    chunk_cells: int
+    genes: Expression
+    lib_size: np.ndarray
+    profile_index: np.ndarray
+    # per-cell dropout midpoints and shapes; None without dropout
+    dropout: tuple[np.ndarray, np.ndarray] | None
+
+
+def _chunk_inputs(plan: _Plan, truth: GeneTruth, cells: _Cells) -> _ChunkInputs:
+    return _ChunkInputs(
+        seed=plan.seed,
+        chunk_cells=plan.chunk_cells,
+        genes=expression(truth, plan.params.bcv_common),
+        lib_size=cells.obs["exp_lib_size"].to_numpy(),
+        profile_index=cells.profile_index,
+        dropout=(cells.dropout_mid, cells.dropout_shape) if plan.dropout else None,
+    )
+
+
+def _simulate_chunk(inputs: _ChunkInputs, start: int) -> tuple[Piece, Piece | None]:
+    """Simulate the chunk of cells from ``start`` on: counts, and counts before dropout."""
+    cut = slice(start, start + inputs.chunk_cells)
+    dropout = None if inputs.dropout is None else tuple(d[cut] for d in inputs.dropout)
+    return simulate_cells(
+        inputs.seed, start, inputs.lib_size[cut], inputs.profile_index[cut], inputs.genes, dropout
+    )
+
+
+def _pieces(inputs: _ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece | None]]:
     """Chunks in order, simulated by a few threads (the compiled sampler releases the GIL).
 
-    At most two chunks per thread are in flight, which bounds memory when the consumer
-    writes each chunk out and drops it.
+    At most two chunks per thread are in flight, so that pieces not yet copied into the result
+    never add up to much memory.
     """
-    genes = expression(truth, plan.params.bcv_common)
-    lib_size = cells.obs["exp_lib_size"].to_numpy()
-
-    def chunk(start: int) -> tuple[Piece, Piece | None]:
-        cut = slice(start, min(start + plan.chunk_cells, plan.n_cells))
-        dropout = (cells.dropout_mid[cut], cells.dropout_shape[cut]) if plan.dropout else None
-        return simulate_cells(
-            plan.seed, start, lib_size[cut], cells.profile_index[cut], genes, dropout
-        )
-
-    starts = range(0, plan.n_cells, plan.chunk_cells)
     n_workers = min(usable_cores(), len(starts))
     with ThreadPoolExecutor(n_workers) as pool:
         pending: deque = deque()
         for start in starts:
-            pending.append(pool.submit(chunk, start))
+            pending.append(pool.submit(_simulate_chunk, inputs, start))
             if len(pending) >= 2 * n_workers:
                 yield pending.popleft().result()
         while pending:
@@ -441,44 +467,3 @@ class _RowsBuffer:
             shape=(row_nnz.size, self.n_genes),
             copy=False,
         )
-
-
-def _batches(
-    pieces: Iterator, per_batch: int, chunk_cells: int, n_genes: int, dropout: bool
-) -> Iterator[list[_RowsBuffer]]:
-    """Rows of ``per_batch`` consecutive chunks at a time: counts, then true counts if any."""
-    batch: list[_RowsBuffer] = []
-    for i, chunk in enumerate(pieces):
-        if i % per_batch == 0:
-            if batch:
-                yield batch
-            batch = [_RowsBuffer(per_batch * chunk_cells, n_genes) for _ in range(1 + dropout)]
-        for rows, part in zip(batch, chunk, strict=False):
-            rows.append(part)
-    yield batch
-
-
-def _write_zarr(
-    adata: AnnData, pieces: Iterator, dropout: bool, path: Path, chunk_cells: int
-) -> AnnData:
-    """Write obs/var/uns, then append the chunks' rows to X (and true counts) in the store."""
-    import anndata
-    import zarr
-    from anndata.io import sparse_dataset, write_elem
-
-    root = zarr.open_group(path, mode="w-", zarr_format=anndata.settings.zarr_write_format)
-    write_elem(root, "/", adata)
-    targets = [("X", root)] + ([("true_counts", root["layers"])] if dropout else [])
-    per_batch = max(1, _WRITE_ENTRIES // (chunk_cells * adata.n_vars))
-    for i, batch in enumerate(_batches(pieces, per_batch, chunk_cells, adata.n_vars, dropout)):
-        for (key, group), rows in zip(targets, batch, strict=True):
-            if i == 0:
-                write_elem(group, key, rows.to_csr())
-            else:
-                sparse_dataset(group[key]).append(rows.to_csr())
-    zarr.consolidate_metadata(path)
-    root = zarr.open_group(path, mode="r")
-    backed = AnnData(X=sparse_dataset(root["X"]), obs=adata.obs, var=adata.var, uns=adata.uns)
-    if dropout:
-        backed.layers["true_counts"] = sparse_dataset(root["layers"]["true_counts"])
-    return backed
