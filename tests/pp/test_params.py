@@ -1,8 +1,10 @@
 import math
 
+import numpy as np
 import pytest
 
 from sc_synth.pp import SimParams
+from sc_synth.pp._params import check_path_from
 
 
 def test_defaults_are_splatters():
@@ -77,3 +79,65 @@ def test_to_dict_is_plain():
     assert d["de_prob"] == [0.1, 0.2]
     assert all(isinstance(v, str | float | bool | list) for v in d.values())
     assert SimParams(**d) == SimParams(de_prob=[0.1, 0.2])
+
+
+def test_method_and_path_defaults_are_splatters():
+    p = SimParams()
+    assert p.method == "groups"
+    assert (p.path_from, p.path_n_steps, p.path_skew) == (0, 100, 0.5)
+    assert (p.path_nonlinear_prob, p.path_sigma_fac) == (0.1, 0.8)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error", "match"),
+    [
+        ("method", "trajectory", ValueError, r"`method` must be one of \('single', 'groups'"),
+        ("method", None, ValueError, r"`method` must be one of"),
+        ("path_from", -1, ValueError, r"`path_from` must be an integer >= 0, got -1"),
+        ("path_from", [0, 1.5], TypeError, r"`path_from` must be an integer >= 0, got 1.5"),
+        ("path_from", [], ValueError, r"`path_from` must be an integer or a non-empty sequence"),
+        ("path_n_steps", 0, ValueError, r"`path_n_steps` must be an integer >= 1, got 0"),
+        ("path_n_steps", [10, -2], ValueError, r"`path_n_steps` must be an integer >= 1, got -2"),
+        ("path_n_steps", True, TypeError, r"`path_n_steps` must be an integer"),
+        ("path_skew", 1.5, ValueError, r"`path_skew` must be a real number in \[0, 1\]"),
+        ("path_skew", [0.5, -0.1], ValueError, r"`path_skew` must be a real number in \[0, 1\]"),
+        ("path_nonlinear_prob", 2.0, ValueError, r"`path_nonlinear_prob` must be a real number in"),
+        ("path_sigma_fac", -0.5, ValueError, r"`path_sigma_fac` must be a real number >= 0"),
+    ],
+)
+def test_invalid_method_and_path_values(name, value, error, match):
+    with pytest.raises(error, match=match):
+        SimParams(**{name: value})
+
+
+def test_path_integers_accept_integral_numbers_and_survive_to_dict():
+    p = SimParams(method="paths", path_from=[0.0, 1, np.int64(1)], path_n_steps=50.0)
+    assert p.path_from == (0, 1, 1)
+    assert p.path_n_steps == 50
+    assert isinstance(p.path_n_steps, int)
+    d = p.to_dict()
+    assert d["path_from"] == [0, 1, 1]
+    assert SimParams(**d) == p
+    assert "path_from=[0, 1, 1]*" in repr(p)
+
+
+@pytest.mark.parametrize(
+    ("path_from", "n_paths", "expected"),
+    [(0, 3, [0, 0, 0]), ([0, 1, 1], 3, [0, 1, 1]), ([3, 0, 2], 3, [3, 0, 2]), ([0], 2, [0, 0])],
+)
+def test_path_from_trees_are_accepted(path_from, n_paths, expected):
+    assert check_path_from(path_from, n_paths) == expected
+
+
+@pytest.mark.parametrize(
+    ("path_from", "n_paths", "match"),
+    [
+        ([0, 4, 1], 3, r"from 1 to 3, got 4"),
+        (2, 2, r"path 2 starts from itself"),
+        ([0, 3, 2], 3, r"paths \[2, 3\] start from one another"),
+        ([2, 3, 1], 3, r"paths \[1, 2, 3\] start from one another"),
+    ],
+)
+def test_path_from_cycles_and_range_are_rejected(path_from, n_paths, match):
+    with pytest.raises(ValueError, match=match):
+        check_path_from(path_from, n_paths)

@@ -314,6 +314,252 @@ def test_reference_keeps_genes_and_is_unchanged(counts_adata):
     assert np.all(adata.var["outlier_factor"] == 1)
 
 
+def _step_proportions(adata, cells):
+    """Pooled counts of ``cells`` over their pooled expected library size, per gene."""
+    lib = adata.obs["exp_lib_size"].to_numpy()[cells]
+    return np.asarray(adata.X[cells].sum(0)).ravel() / lib.sum(), lib.sum()
+
+
+@pytest.fixture(scope="module")
+def two_batch_path():
+    # Few steps, so that every step holds enough cells to measure its means; strong DE.
+    return ss.pp.simulate(
+        1600, 3000, batch_cells=[800, 800], method="paths", path_n_steps=5, seed=21,
+        de_prob=0.3, de_fac_loc=0.5, path_nonlinear_prob=0.3, path_sigma_fac=2.0,
+        batch_fac_scale=0.3, lib_loc=12.0,
+    )  # fmt: skip
+
+
+def test_path_starts_at_the_origin_and_ends_at_its_de_factors(two_batch_path):
+    adata = two_batch_path
+    var = adata.var
+    step = adata.obs["step"].to_numpy()
+    first = (adata.obs["batch"] == "Batch1").to_numpy()
+    base = (var["gene_mean"] * var["batch_fac_Batch1"]).to_numpy()
+    base /= base.sum()
+    log_fac = np.log(var["de_fac_Path1"].to_numpy())
+    slopes = {}
+    for s in (1, 5):
+        prop, lib = _step_proportions(adata, first & (step == s))
+        usable = var["de_Path1"].to_numpy() & (base * lib > 2000)
+        fit = stats.linregress(log_fac[usable], np.log(prop[usable] / base[usable]))
+        slopes[s] = fit.slope
+        if s == 5:
+            assert fit.rvalue > 0.99
+    # Log-fold changes from the gene means: none at the start, the DE factors at the end.
+    assert abs(slopes[1]) < 0.05
+    assert 0.95 < slopes[5] < 1.05
+
+
+def test_cell_means_follow_the_path_factors_at_every_step(two_batch_path):
+    # The documented recipe: a cell of batch b at step s has means ∝ gene_mean · batch_fac_b ·
+    # path_fac[:, s - 1]; this checks it in both batches, for linear and non-linear genes.
+    adata = two_batch_path
+    var = adata.var
+    path_fac = adata.varm["path_fac_Path1"]
+    nonlinear = var["nonlinear_Path1"].to_numpy()
+    assert path_fac.shape == (adata.n_vars, 5)
+    # genes whose factor changes along the path, where a wrong step or path would show
+    changing = np.abs(np.log(path_fac.max(1) / path_fac.min(1))) > 0.3
+    for batch in ("Batch1", "Batch2"):
+        in_batch = (adata.obs["batch"] == batch).to_numpy()
+        for s in range(1, 6):
+            prop, lib = _step_proportions(adata, in_batch & (adata.obs["step"] == s).to_numpy())
+            expected = (var["gene_mean"] * var[f"batch_fac_{batch}"]).to_numpy()
+            expected = expected * path_fac[:, s - 1]
+            expected /= expected.sum()
+            usable = changing & (expected * lib > 2000)
+            assert usable.sum() > 100
+            assert np.median(np.abs(prop[usable] / expected[usable] - 1)) < 0.03
+    # Mid-path, non-linear genes depart from the straight line between their ends, and the
+    # counts follow the bridge, not the line.
+    line = (path_fac[:, 0] + path_fac[:, -1]) / 2
+    cells = ((adata.obs["batch"] == "Batch1") & (adata.obs["step"] == 3)).to_numpy()
+    prop, lib = _step_proportions(adata, cells)
+    base = (var["gene_mean"] * var["batch_fac_Batch1"]).to_numpy()
+    usable = nonlinear & (base * path_fac[:, 2] / (base * path_fac[:, 2]).sum() * lib > 2000)
+    usable &= np.abs(np.log(path_fac[:, 2] / line)) > 0.3
+    assert usable.sum() > 30
+    on_bridge = np.log(prop[usable] / (base * path_fac[:, 2])[usable])
+    on_line = np.log(prop[usable] / (base * line)[usable])
+    assert np.std(on_bridge) < 0.1 < np.std(on_line)
+
+
+def test_linear_genes_change_monotonically_along_the_path(two_batch_path):
+    adata = two_batch_path
+    var = adata.var
+    step = adata.obs["step"].to_numpy()
+    first = (adata.obs["batch"] == "Batch1").to_numpy()
+    props = np.array([_step_proportions(adata, first & (step == s))[0] for s in range(1, 6)])
+    log_fac = np.log(var["local_de_fac_Path1"].to_numpy())
+    strong = ~var["nonlinear_Path1"].to_numpy() & (np.abs(log_fac) > 0.7)
+    strong &= props.min(0) * adata.obs["exp_lib_size"].sum() / 10 > 500
+    assert strong.sum() > 30
+    rho = np.array([stats.spearmanr(np.arange(5), props[:, j])[0] for j in np.flatnonzero(strong)])
+    # The mean moves from start to end in the direction of the DE factor.
+    assert np.mean(rho * np.sign(log_fac[strong]) > 0.99) > 0.9
+
+
+def test_path_factors_linear_and_bridged():
+    adata = ss.pp.simulate(
+        10, 10000, method="paths", path_n_steps=5, seed=22, path_nonlinear_prob=0.3, de_prob=0.3
+    )
+    var = adata.var
+    fac = adata.varm["path_fac_Path1"]
+    nonlinear = var["nonlinear_Path1"].to_numpy()
+    assert abs(nonlinear.mean() - 0.3) < 0.015
+    start, end = fac[:, 0], fac[:, -1]
+    # An origin path starts at the gene means and ends at its DE factors.
+    assert np.allclose(start, 1.0)
+    assert np.allclose(end, var["de_fac_Path1"])
+    assert np.array_equal(var["de_fac_Path1"], var["local_de_fac_Path1"])
+    line = start[:, None] + np.linspace(0, 1, 5) * (end - start)[:, None]
+    assert np.array_equal(fac[~nonlinear], line[~nonlinear])
+    # With 5 steps, step 3 is the bridge's midpoint: relative to the mean of its ends m, its
+    # departure from the line is N(0, σ²/4) with σ ~ U(0, path_sigma_fac · m), variance
+    # path_sigma_fac² / 12.
+    m = (start + end)[nonlinear] / 2
+    z = (fac[nonlinear, 2] - m) / m
+    assert abs(z.mean()) < 0.015
+    assert abs(z.var() / (0.8**2 / 12) - 1) < 0.15
+
+
+def test_steps_follow_path_skew():
+    n_steps, skew = [10, 4, 3], [0.9, 0.2, 0.0]
+    adata = ss.pp.simulate(
+        30000, 5, group_prob=[0.4, 0.3, 0.3], method="paths", path_n_steps=n_steps,
+        path_skew=skew, seed=23,
+    )  # fmt: skip
+    obs = adata.obs
+    assert obs["step"].dtype == np.int64
+    for k, (n, w) in enumerate(zip(n_steps, skew, strict=True)):
+        steps = obs.loc[obs["group"] == f"Path{k + 1}", "step"].to_numpy()
+        assert steps.min() >= 1
+        assert steps.max() <= n
+        observed = np.bincount(steps - 1, minlength=n)
+        probs = np.linspace(w, 1 - w, n)
+        probs /= probs.sum()
+        if w == 0.0:
+            assert observed[0] == 0
+        keep = probs > 0
+        chi2 = stats.chisquare(observed[keep], probs[keep] * steps.size)
+        assert chi2.pvalue > 1e-3
+
+
+def test_branching_path_starts_at_its_parents_end():
+    adata = ss.pp.simulate(
+        1600, 3000, group_prob=[0.5, 0.5], method="paths", path_from=[0, 1], path_n_steps=5,
+        seed=24, de_prob=0.3, de_fac_loc=0.5, lib_loc=12.0,
+    )  # fmt: skip
+    var = adata.var
+    assert list(adata.obs["group"].cat.categories) == ["Path1", "Path2"]
+    assert np.array_equal(adata.varm["path_fac_Path2"][:, 0], var["de_fac_Path1"])
+    assert np.allclose(var["de_fac_Path2"], var["de_fac_Path1"] * var["local_de_fac_Path2"])
+    assert np.array_equal(var["de_Path2"], var["de_fac_Path2"] != 1)
+    obs = adata.obs
+    parent_end, parent_lib = _step_proportions(
+        adata, ((obs["group"] == "Path1") & (obs["step"] == 5)).to_numpy()
+    )
+    log_local = np.log(var["local_de_fac_Path2"].to_numpy())
+    slopes = {}
+    for s in (1, 5):
+        cells = ((obs["group"] == "Path2") & (obs["step"] == s)).to_numpy()
+        prop, lib = _step_proportions(adata, cells)
+        usable = var["de_Path2"].to_numpy() & (var["local_de_fac_Path2"] != 1).to_numpy()
+        usable &= parent_end * min(lib, parent_lib) > 2000
+        ratio = np.log(prop[usable] / parent_end[usable])
+        slopes[s] = stats.linregress(log_local[usable], ratio).slope
+    # Path 2 begins where path 1 ends and then changes by its own factors only.
+    assert abs(slopes[1]) < 0.05
+    assert 0.95 < slopes[5] < 1.05
+
+
+def test_paths_share_groups_and_gene_draws_with_groups():
+    kwargs = {"group_prob": [0.5, 0.5], "seed": 25, "de_prob": 0.2}
+    groups = ss.pp.simulate(200, 500, **kwargs)
+    paths = ss.pp.simulate(200, 500, method="paths", **kwargs)
+    assert np.array_equal(groups.obs["group"].cat.codes, paths.obs["group"].cat.codes)
+    for column in ("gene_mean", "bcv_factor"):
+        assert np.array_equal(groups.var[column], paths.var[column])
+    assert np.array_equal(groups.var["de_fac_Group2"], paths.var["local_de_fac_Path2"])
+    # "groups" is the default, and with one group it is "single"; neither records steps.
+    single = ss.pp.simulate(200, 500, seed=25, method="single")
+    default = ss.pp.simulate(200, 500, seed=25)
+    assert (single.X != default.X).nnz == 0
+    assert "step" not in default.obs
+    assert len(default.varm) == 0
+
+
+def test_paths_same_counts_whatever_the_chunking():
+    kwargs = {
+        "batch_cells": [130, 170], "group_prob": [0.3, 0.3, 0.4], "method": "paths",
+        "path_from": [0, 1, 1], "path_n_steps": [20, 7, 1], "dropout_type": "experiment",
+    }  # fmt: skip
+    base = ss.pp.simulate(300, 300, seed=26, **kwargs)
+    assert np.all(base.obs.loc[base.obs["group"] == "Path3", "step"] == 1)
+    for chunk_size in (1, 100, 1000):
+        other = ss.pp.simulate(300, 300, seed=26, chunk_size=chunk_size, **kwargs)
+        assert (base.X != other.X).nnz == 0
+        assert (base.layers["true_counts"] != other.layers["true_counts"]).nnz == 0
+        assert base.obs.equals(other.obs)
+        assert base.var.equals(other.var)
+
+
+def test_paths_h5ad_round_trip(tmp_path):
+    adata = ss.pp.simulate(
+        100, 60, group_prob=[0.5, 0.5], method="paths", path_from=[0, 1], path_n_steps=[7, 3],
+        path_skew=[0.3, 0.6], seed=27,
+    )  # fmt: skip
+    adata.write_h5ad(tmp_path / "paths.h5ad")
+    back = ad.read_h5ad(tmp_path / "paths.h5ad")
+    assert (back.X != adata.X).nnz == 0
+    assert back.obs.equals(adata.obs)
+    assert back.var.equals(adata.var)
+    assert set(back.varm) == {"path_fac_Path1", "path_fac_Path2"}
+    for key, value in adata.varm.items():
+        assert np.array_equal(back.varm[key], value)
+    # The recorded parameters rebuild the same SimParams.
+    params = SimParams(**back.uns["simulate"]["params"])
+    assert params == SimParams(**adata.uns["simulate"]["params"])
+    assert (params.method, params.path_from, params.path_n_steps) == ("paths", (0, 1), (7, 3))
+
+
+def test_paths_zarr_out_keeps_steps_and_path_factors(tmp_path):
+    kwargs = {"group_prob": [0.5, 0.5], "method": "paths", "path_n_steps": [4, 6], "seed": 28}
+    memory = ss.pp.simulate(150, 40, **kwargs)
+    stored = ss.pp.simulate(150, 40, out=tmp_path / "paths.zarr", **kwargs)
+    back = ad.read_zarr(tmp_path / "paths.zarr")
+    for adata in (stored, back):
+        assert adata.obs.equals(memory.obs)
+        assert adata.var.equals(memory.var)
+        for key, value in memory.varm.items():
+            assert np.array_equal(adata.varm[key], value)
+    assert (back.X != memory.X).nnz == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "trajectory"}, r"`method` must be one of \('single', 'groups', 'paths'\)"),
+        ({"method": "single", "group_prob": [0.5, 0.5]}, r"`method='single'` simulates one group"),
+        ({"path_from": [0, 3]}, r"`path_from` values must be 0 .* from 1 to 2, got 3"),
+        ({"path_from": [2, 1]}, r"paths \[1, 2\] start from one another"),
+        ({"path_from": [0, 2]}, r"path 2 starts from itself"),
+        ({"path_from": 1}, r"path 1 starts from itself"),
+        ({"path_from": [0, 1, 1]}, r"`path_from` must be one number or one per path \(2\)"),
+        ({"path_n_steps": 0}, r"`path_n_steps` must be an integer >= 1, got 0"),
+        ({"path_n_steps": [10, -1]}, r"`path_n_steps` must be an integer >= 1"),
+        ({"path_skew": 1.5}, r"`path_skew` must be a real number in \[0, 1\]"),
+        ({"path_nonlinear_prob": -0.1}, r"`path_nonlinear_prob` must be a real number in"),
+        ({"path_sigma_fac": -1.0}, r"`path_sigma_fac` must be a real number >= 0"),
+    ],
+)
+def test_bad_path_input(kwargs, match):
+    kwargs = {"group_prob": [0.5, 0.5], "method": "paths"} | kwargs
+    with pytest.raises(ValueError, match=match):
+        ss.pp.simulate(100, 50, **kwargs)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

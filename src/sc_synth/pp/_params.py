@@ -11,11 +11,15 @@ from numbers import Integral, Real
 import numpy as np
 
 DROPOUT_TYPES = ("none", "experiment", "batch", "group", "cell")
+METHODS = ("single", "groups", "paths")
 
 # Parameters that may be given once per batch, once per group, or (dropout) per cell.
 PER_BATCH = ("batch_fac_loc", "batch_fac_scale")
 PER_GROUP = ("de_prob", "de_down_prob", "de_fac_loc", "de_fac_scale")
 PER_DROPOUT_UNIT = ("dropout_mid", "dropout_shape")
+PER_PATH = ("path_from", "path_n_steps", "path_skew")
+# Per-path parameters that count: the path a path starts from, and its number of steps.
+_INTEGERS = {"path_from": 0, "path_n_steps": 1}
 
 # (lower, upper, inclusive-lower) bounds; None means unbounded on that side.
 _BOUNDS = {
@@ -36,9 +40,13 @@ _BOUNDS = {
     "bcv_df": (0.0, None, False),
     "dropout_mid": (None, None, True),
     "dropout_shape": (None, None, True),
+    "path_skew": (0.0, 1.0, True),
+    "path_nonlinear_prob": (0.0, 1.0, True),
+    "path_sigma_fac": (0.0, None, True),
 }
 
 _SECTIONS = {
+    "method": ("method",),
     "gene means": ("mean_shape", "mean_rate"),
     "library sizes": ("lib_loc", "lib_scale", "lib_norm"),
     "expression outliers": ("out_prob", "out_fac_loc", "out_fac_scale"),
@@ -46,6 +54,7 @@ _SECTIONS = {
     "differential expression": PER_GROUP,
     "biological coefficient of variation": ("bcv_common", "bcv_df"),
     "dropout": ("dropout_type", "dropout_mid", "dropout_shape"),
+    "differentiation paths": PER_PATH + ("path_nonlinear_prob", "path_sigma_fac"),
 }
 
 
@@ -83,6 +92,27 @@ def _check_number_or_sequence(name: str, value) -> float | tuple[float, ...]:
     return _check_number(name, value)
 
 
+def _check_integer(name: str, value) -> int:
+    minimum = _INTEGERS[name]
+    accepted = f"an integer >= {minimum}"
+    # Integral floats are accepted so that parameters read back from files, or written as
+    # R-style numbers, need no conversion.
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer():
+        raise TypeError(f"`{name}` must be {accepted}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be {accepted}, got {value!r}.")
+    return int(value)
+
+
+def _check_integer_or_sequence(name: str, value) -> int | tuple[int, ...]:
+    if isinstance(value, np.ndarray | Sequence) and not isinstance(value, str):
+        values = list(np.asarray(value, dtype=object).ravel())
+        if not values:
+            raise ValueError(f"`{name}` must be an integer or a non-empty sequence of integers.")
+        return tuple(_check_integer(name, v) for v in values)
+    return _check_integer(name, value)
+
+
 def _check_flag(name: str, value) -> bool:
     if isinstance(value, np.bool_):
         value = bool(value)
@@ -103,6 +133,12 @@ class SimParams:
 
     Parameters
     ----------
+    method
+        ``"groups"`` (default): each group has its own DE factors; ``"single"``: one group
+        and no DE (``group_prob`` must then be ``None`` or one probability); ``"paths"``:
+        each group is a differentiation path along which cells move step by step from the
+        path's start to its end (see the ``path_*`` parameters). As Splatter's ``method``
+        argument; with one group ``"groups"`` gives the same as ``"single"``.
     mean_shape, mean_rate
         Shape and rate of the gamma distribution of base gene means (> 0).
     lib_loc, lib_scale
@@ -137,6 +173,25 @@ class SimParams:
     dropout_mid, dropout_shape
         Midpoint and shape of the logistic dropout probability on log cell means: one
         number (``"experiment"``) or one per batch, group or cell.
+    path_from
+        Where each path starts (``method="paths"`` only): 0 for the origin (the gene means
+        without DE) or ``k`` for the end of path ``k`` (numbered from 1). One integer for all
+        paths (then 0) or one per path; following the starts must lead to the origin, without
+        cycles. ``[0, 1, 1]`` is a path from the origin that branches into two.
+    path_n_steps
+        Number of steps (integer ≥ 1) along each path, one or one per path. Step 1 is the
+        path's start and the last step its end.
+    path_skew
+        How cells spread along each path, in [0, 1], one or one per path: the probability of
+        step ``s`` of ``n`` is proportional to ``skew + (1 - 2 skew) (s - 1) / (n - 1)``, so
+        0.5 is uniform, values near 1 put cells near the start and values near 0 near the end.
+    path_nonlinear_prob
+        Probability in [0, 1] that a gene changes non-linearly along a path (drawn per gene
+        and path); the other genes' factors change linearly from the start to the end.
+    path_sigma_fac
+        Scale (≥ 0) of the non-linear changes: the standard deviation of a non-linear gene's
+        random walk is uniform between 0 and ``path_sigma_fac`` times the mean of its start
+        and end factors.
 
     Examples
     --------
@@ -166,13 +221,24 @@ class SimParams:
     dropout_type: str = "none"
     dropout_mid: float | tuple[float, ...] = 0.0
     dropout_shape: float | tuple[float, ...] = -1.0
+    method: str = "groups"
+    path_from: int | tuple[int, ...] = 0
+    path_n_steps: int | tuple[int, ...] = 100
+    path_skew: float | tuple[float, ...] = 0.5
+    path_nonlinear_prob: float = 0.1
+    path_sigma_fac: float = 0.8
 
     def __post_init__(self) -> None:
-        per_unit = PER_BATCH + PER_GROUP + PER_DROPOUT_UNIT
+        per_unit = PER_BATCH + PER_GROUP + PER_DROPOUT_UNIT + ("path_skew",)
         for field in fields(self):
             name, value = field.name, getattr(self, field.name)
             if name in ("lib_norm", "batch_rm_effect"):
                 value = _check_flag(name, value)
+            elif name == "method":
+                if not isinstance(value, str) or value not in METHODS:
+                    raise ValueError(f"`method` must be one of {METHODS}, got {value!r}.")
+            elif name in _INTEGERS:
+                value = _check_integer_or_sequence(name, value)
             elif name == "dropout_type":
                 if not isinstance(value, str) or value not in DROPOUT_TYPES:
                     raise ValueError(
@@ -198,11 +264,12 @@ class SimParams:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """Return the parameters as plain ``str``/``float``/``bool``/``list`` values (h5ad-writable)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in fields(self)
-        }
+        """Return the parameters as plain ``str``/``float``/``bool``/``list`` values (h5ad-writable).
+
+        Single integers (``path_from``, ``path_n_steps``) become floats, which the constructor
+        takes back as integers.
+        """
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     def __repr__(self) -> str:
         defaults = {f.name: f.default for f in fields(SimParams)}
@@ -217,6 +284,14 @@ class SimParams:
             lines.append("    " + ", ".join(items) + ",")
         lines.append(")  # * differs from Splatter's default")
         return "\n".join(lines)
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _format(value) -> str:
@@ -249,3 +324,35 @@ def check_count(name: str, value, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value}.")
     return int(value)
+
+
+def check_path_from(path_from, n_paths: int) -> list[int]:
+    """``path_from`` for each of ``n_paths`` paths, or a :class:`ValueError` naming the problem.
+
+    Every value must be 0 (the origin) or a path number, and following the starts from any path
+    must reach the origin: a path that starts from itself, or from a path that leads back to
+    it, is a cycle.
+    """
+    starts = [int(v) for v in np.broadcast_to(np.asarray(path_from), (n_paths,))]
+    bad = [v for v in starts if v > n_paths]
+    if bad:
+        raise ValueError(
+            f"`path_from` values must be 0 (the origin) or a path number from 1 to {n_paths}, "
+            f"got {bad[0]}."
+        )
+    for path in range(1, n_paths + 1):
+        seen = [path]
+        while (start := starts[seen[-1] - 1]) != 0:
+            if start in seen:
+                cycle = seen[seen.index(start) :]
+                loop = (
+                    f"path {start} starts from itself"
+                    if len(cycle) == 1
+                    else f"paths {sorted(cycle)} start from one another"
+                )
+                raise ValueError(
+                    "`path_from` must lead every path back to the origin (0) without cycles; "
+                    f"{loop} (path_from={starts})."
+                )
+            seen.append(start)
+    return starts

@@ -22,9 +22,11 @@ from ._params import (
     PER_BATCH,
     PER_DROPOUT_UNIT,
     PER_GROUP,
+    PER_PATH,
     SimParams,
     check_count,
     check_names,
+    check_path_from,
 )
 from ._splat import (
     BLOCK_CELLS,
@@ -33,6 +35,7 @@ from ._splat import (
     Piece,
     cell_stream,
     draw_genes,
+    draw_steps,
     expression,
     gene_stream,
     library_sizes,
@@ -63,8 +66,10 @@ def simulate(
     The model follows Splatter's Splat simulation: gamma gene means with expression outliers,
     log-normal (or normal) library sizes, per-batch and per-group log-normal factors, cell means
     scaled to each cell's library size, gamma noise with Splat's biological coefficient of
-    variation (BCV), Poisson counts and optional logistic dropout. See the "Simulation" page of
-    the documentation for each step.
+    variation (BCV), Poisson counts and optional logistic dropout. With ``method="paths"``,
+    groups are differentiation paths (Splatter's ``splatSimulatePaths``): each cell sits at a
+    step of its path, and its means are those of the path at that step. See the "Simulation"
+    page of the documentation for each step.
 
     Cells are simulated in chunks and never held as a dense cells × genes array, so memory grows
     with the number of non-zero counts only (or stays bounded with ``out``). The result depends
@@ -79,8 +84,9 @@ def simulate(
     batch_cells
         Cells per batch, e.g. ``[500, 500]``; ``None`` is one batch of ``n_cells``.
     group_prob
-        Probability of each group, summing to 1, e.g. ``[0.6, 0.4]``; ``None`` is one group
-        (no differential expression, as Splatter's ``method="single"``).
+        Probability of each group (or path, with ``method="paths"``), summing to 1, e.g.
+        ``[0.6, 0.4]``; ``None`` is one group (no differential expression, as Splatter's
+        ``method="single"``) or one path.
     params
         Splat parameters; ``None`` means Splatter's defaults (or, with ``reference``, the
         parameters estimated from it). Keyword arguments in ``splat_params`` override them.
@@ -104,7 +110,7 @@ def simulate(
     **splat_params
         Splat parameters by their Splatter names in snake case (see
         :class:`~sc_synth.pp.SimParams`), e.g. ``de_prob=0.2``, ``bcv_common=0.3``,
-        ``dropout_type="experiment"``.
+        ``dropout_type="experiment"``, ``method="paths"``, ``path_from=[0, 1, 1]``.
 
     Returns
     -------
@@ -112,14 +118,24 @@ def simulate(
 
     - ``X``: counts as a :class:`scipy.sparse.csr_matrix` of ``float32`` integers (the
       dtype scanpy's normalisation works in place on; exact for counts below 2**24).
-    - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…``;
-      ``obs["exp_lib_size"]``: the expected library size drawn for the cell.
+    - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…`` (``"Path1"…``
+      with paths); ``obs["exp_lib_size"]``: the expected library size drawn for the cell;
+      with paths, ``obs["step"]``: the cell's step on its path, an integer from 1 (the
+      path's start) to the path's ``path_n_steps`` (its end).
     - ``var["base_gene_mean"]``, ``var["outlier_factor"]``, ``var["gene_mean"]``: gamma
       means, outlier factors (1 for non-outliers) and the means after outliers;
       ``var["batch_fac_<batch>"]``: batch factors (all 1 with one batch or
-      ``batch_rm_effect``); ``var["de_fac_<group>"]``: DE factors (all 1 with one group);
-      ``var["de_<group>"]``: whether the gene is DE in the group; ``var["bcv_factor"]``: the
-      per-gene BCV factor ``sqrt(bcv_df / chi2)``.
+      ``batch_rm_effect``); ``var["de_fac_<group>"]``: DE factors (all 1 with one group;
+      with paths, the factors at the path's end relative to ``gene_mean``, which include
+      those of the paths it starts from); ``var["de_<group>"]``: whether ``de_fac_<group>``
+      is not 1; ``var["bcv_factor"]``: the per-gene BCV factor ``sqrt(bcv_df / chi2)``.
+    - With paths only: ``var["local_de_fac_<path>"]``: the DE factors drawn for the path
+      alone (its end over its start; a gene changes linearly along the path where it is not
+      1); ``var["nonlinear_<path>"]``: whether the gene follows a non-linear bridge on the
+      path; ``varm["path_fac_<path>"]``: genes × steps array of the factor of each gene at
+      each step (column ``s - 1`` for step ``s``). A cell of batch *b* at step *s* of path *k*
+      has expected counts ``exp_lib_size · p``, where ``p`` is ``gene_mean ·
+      batch_fac_<b> · path_fac_<k>[:, s - 1]`` normalised to sum to 1.
     - ``layers["true_counts"]``: counts before dropout (sparse, ``float32``), only when
       ``dropout_type`` is not ``"none"``.
     - ``uns["simulate"]``: the parameters (``params`` as a dict, ``n_cells``, ``n_genes``,
@@ -131,6 +147,9 @@ def simulate(
     >>> adata = ss.pp.simulate(2000, 5000, group_prob=[0.5, 0.3, 0.2], de_prob=0.2, seed=1)
     >>> adata.var["de_Group1"].mean()  # doctest: +SKIP
     0.2004
+    >>> paths = ss.pp.simulate(1000, 2000, group_prob=[0.5, 0.5], method="paths", path_from=[0, 1])
+    >>> list(paths.obs["group"].cat.categories), int(paths.obs["step"].max())
+    (['Path1', 'Path2'], 100)
     """
     plan = _plan(
         n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, out,
@@ -146,7 +165,12 @@ def simulate(
         plan.reference_bcv_factor,
     )
     cells = _draw_cells(plan)
-    adata = AnnData(obs=cells.obs, var=_var(plan, truth), uns={"simulate": _record(plan)})
+    adata = AnnData(
+        obs=cells.obs,
+        var=_var(plan, truth),
+        varm=_varm(plan, truth),
+        uns={"simulate": _record(plan)},
+    )
     inputs = _chunk_inputs(plan, truth, cells)
     starts = range(0, plan.n_cells, plan.chunk_cells)
     if plan.out is None:
@@ -173,6 +197,10 @@ class _Plan:
     @property
     def dropout(self) -> bool:
         return self.params.dropout_type != "none"
+
+    @property
+    def paths(self) -> bool:
+        return self.params.method == "paths"
 
 
 @dataclass
@@ -226,6 +254,11 @@ def _plan(
             params = base
     params = (params or SimParams()).replace(**splat_params)
     _check_lengths(params, len(batch_cells), len(group_prob), n_cells)
+    if params.method == "single" and len(group_prob) > 1:
+        raise ValueError(
+            f"`method='single'` simulates one group; `group_prob` must be None or one "
+            f"probability, got {len(group_prob)} groups (use method='groups' or 'paths')."
+        )
 
     if chunk_size is None:
         chunk_size = _AUTO_CHUNK_ENTRIES // n_genes
@@ -274,9 +307,10 @@ def _check_group_prob(group_prob) -> list[float]:
 
 
 def _check_lengths(params: SimParams, n_batches: int, n_groups: int, n_cells: int) -> None:
-    """Per-batch, per-group and per-cell parameters must have one value per unit."""
+    """Per-unit parameters must have one value per unit, and `path_from` no cycles."""
     units = dict.fromkeys(PER_BATCH, ("batch", n_batches))
     units |= dict.fromkeys(PER_GROUP, ("group", n_groups))
+    units |= dict.fromkeys(PER_PATH, ("path", n_groups))
     dropout_units = {
         "experiment": ("experiment", 1),
         "batch": ("batch", n_batches),
@@ -291,10 +325,11 @@ def _check_lengths(params: SimParams, n_batches: int, n_groups: int, n_cells: in
             raise ValueError(
                 f"`{name}` must be one number or one per {unit} ({n}), got {len(value)} values."
             )
+    check_path_from(params.path_from, n_groups)
 
 
 def _draw_cells(plan: _Plan) -> _Cells:
-    """Library sizes and group labels of every cell, from the per-cell stream."""
+    """Library sizes, group labels and (with paths) steps of every cell, from the per-cell stream."""
     rng = cell_stream(plan.seed)
     n_groups = len(plan.group_prob)
     lib_size = library_sizes(rng, plan.n_cells, plan.params)
@@ -305,13 +340,19 @@ def _draw_cells(plan: _Plan) -> _Cells:
             "batch": pd.Categorical.from_codes(
                 batch, [f"Batch{b}" for b in range(1, len(plan.batch_cells) + 1)]
             ),
-            "group": pd.Categorical.from_codes(
-                group, [f"Group{g}" for g in range(1, n_groups + 1)]
-            ),
+            "group": pd.Categorical.from_codes(group, _group_names(plan)),
             "exp_lib_size": lib_size,
         },
         index=pd.Index([f"Cell{i}" for i in range(1, plan.n_cells + 1)]),
     )
+    profile_index = batch * n_groups + group
+    if plan.paths:
+        # Profiles run over batches, then paths, then steps (see _splat.profiles).
+        step = draw_steps(rng, group, n_groups, plan.params)
+        n_steps = np.broadcast_to(np.asarray(plan.params.path_n_steps), (n_groups,))
+        first_row = np.r_[0, np.cumsum(n_steps)[:-1]]
+        profile_index = batch * n_steps.sum() + first_row[group] + step - 1
+        obs["step"] = step
     # Index of each cell's dropout midpoint and shape, and how many there are.
     unit, n_units = {
         "batch": (batch, len(plan.batch_cells)),
@@ -320,10 +361,15 @@ def _draw_cells(plan: _Plan) -> _Cells:
     }.get(plan.params.dropout_type, (np.zeros(plan.n_cells, dtype=int), 1))
     return _Cells(
         obs=obs,
-        profile_index=batch * n_groups + group,
+        profile_index=profile_index,
         dropout_mid=per_unit(plan.params.dropout_mid, n_units)[unit],
         dropout_shape=per_unit(plan.params.dropout_shape, n_units)[unit],
     )
+
+
+def _group_names(plan: _Plan) -> list[str]:
+    prefix = "Path" if plan.paths else "Group"
+    return [f"{prefix}{g}" for g in range(1, len(plan.group_prob) + 1)]
 
 
 def _var(plan: _Plan, truth: GeneTruth) -> pd.DataFrame:
@@ -335,11 +381,27 @@ def _var(plan: _Plan, truth: GeneTruth) -> pd.DataFrame:
     }
     for b in range(len(plan.batch_cells)):
         columns[f"batch_fac_Batch{b + 1}"] = truth.batch_fac[b]
-    for g in range(len(plan.group_prob)):
-        columns[f"de_fac_Group{g + 1}"] = truth.de_fac[g]
-    for g in range(len(plan.group_prob)):
-        columns[f"de_Group{g + 1}"] = truth.de_fac[g] != 1.0
+    names = _group_names(plan)
+    for g, name in enumerate(names):
+        columns[f"de_fac_{name}"] = truth.de_fac[g]
+    for g, name in enumerate(names):
+        columns[f"de_{name}"] = truth.de_fac[g] != 1.0
+    if truth.paths is not None:
+        for g, name in enumerate(names):
+            columns[f"local_de_fac_{name}"] = truth.paths.local_de_fac[g]
+        for g, name in enumerate(names):
+            columns[f"nonlinear_{name}"] = truth.paths.nonlinear[g]
     return pd.DataFrame(columns, index=plan.gene_names)
+
+
+def _varm(plan: _Plan, truth: GeneTruth) -> dict[str, np.ndarray]:
+    """Genes × steps factors of every path (none without paths)."""
+    if truth.paths is None:
+        return {}
+    return {
+        f"path_fac_{name}": factors.T
+        for name, factors in zip(_group_names(plan), truth.paths.factors, strict=True)
+    }
 
 
 def _record(plan: _Plan) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from ._counts import draw_block
 
@@ -21,6 +22,12 @@ _GENE_STREAM, _CELL_STREAM, _BLOCK_STREAM, _DROPOUT_STREAM = 0, 1, 2, 3
 
 # Floor of expression proportions (see Expression).
 _TINY_PROPORTION = 1e-30
+
+# A non-linear path is a random walk pinned at both ends, sampled at this many points (the
+# ends included) and interpolated by a natural cubic spline, as Splatter's bridges are...
+_BRIDGE_KNOTS = 5
+# ...and path factors that the spline takes below zero become this.
+_PATH_FLOOR = 1e-6
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:
@@ -66,8 +73,27 @@ def lognormal_factors(
 
 
 @dataclass
+class PathTruth:
+    """Per-gene truth of differentiation paths (``method="paths"``), paths numbered from 0.
+
+    ``local_de_fac`` (paths × genes) holds the DE factors drawn for each path alone, the
+    change from its start to its end; ``nonlinear`` (paths × genes) marks the genes whose
+    change follows a bridge; ``factors[k]`` (steps × genes) holds path ``k``'s factor of every
+    gene at every step, relative to the gene means.
+    """
+
+    local_de_fac: np.ndarray
+    nonlinear: np.ndarray
+    factors: list[np.ndarray]
+
+
+@dataclass
 class GeneTruth:
-    """Per-gene ground truth; ``batch_fac`` is batches × genes and ``de_fac`` groups × genes."""
+    """Per-gene ground truth; ``batch_fac`` is batches × genes and ``de_fac`` groups × genes.
+
+    With paths, ``de_fac`` holds each path's factors at its end, relative to the gene means
+    (so including the factors of the paths it starts from), and ``paths`` the rest.
+    """
 
     base_gene_mean: np.ndarray
     outlier_factor: np.ndarray
@@ -75,6 +101,7 @@ class GeneTruth:
     batch_fac: np.ndarray
     de_fac: np.ndarray
     bcv_factor: np.ndarray
+    paths: PathTruth | None = None
 
 
 def draw_genes(
@@ -86,7 +113,10 @@ def draw_genes(
     reference_means: np.ndarray | None = None,
     reference_bcv_factor: np.ndarray | None = None,
 ) -> GeneTruth:
-    """Gene means, outliers, batch and DE factors and BCV factors, drawn once for all cells."""
+    """Gene means, outliers, batch and DE factors, BCV factors and paths, drawn once for all cells.
+
+    Path draws come last, so that the other draws are those of ``method="groups"``.
+    """
     if reference_means is None:
         base = rng.gamma(params.mean_shape, 1.0 / params.mean_rate, n_genes)
         outlier = lognormal_factors(
@@ -108,8 +138,10 @@ def draw_genes(
         if params.batch_rm_effect:
             batch_fac[:] = 1.0
 
+    paths = params.method == "paths"
     de_fac = np.ones((n_groups, n_genes))
-    if n_groups > 1:
+    # A single path still changes from its start to its end, unlike a single group.
+    if n_groups > 1 or paths:
         per_group = [
             per_unit(getattr(params, name), n_groups)
             for name in ("de_prob", "de_down_prob", "de_fac_loc", "de_fac_scale")
@@ -123,7 +155,104 @@ def draw_genes(
         bcv_factor = np.ones(n_genes)
     else:
         bcv_factor = np.sqrt(params.bcv_df / rng.chisquare(params.bcv_df, n_genes))
-    return GeneTruth(base, outlier, gene_mean, batch_fac, de_fac, bcv_factor)
+    if not paths:
+        return GeneTruth(base, outlier, gene_mean, batch_fac, de_fac, bcv_factor)
+    path_truth, end_fac = draw_paths(rng, de_fac, params)
+    return GeneTruth(base, outlier, gene_mean, batch_fac, end_fac, bcv_factor, path_truth)
+
+
+def draw_paths(
+    rng: np.random.Generator, local_de_fac: np.ndarray, params
+) -> tuple[PathTruth, np.ndarray]:
+    """Factors of every gene at every step of every path, and at the end of each path.
+
+    A path starts from the origin (factors 1) or from the end of the path it branches from,
+    and its end is its start times its own DE factors ``local_de_fac``. Linear genes move
+    from start to end in equal steps; the others follow a bridge (see :func:`_bridges`).
+    """
+    n_paths, n_genes = local_de_fac.shape
+    starts = np.broadcast_to(np.asarray(params.path_from, dtype=int), (n_paths,))
+    n_steps = np.broadcast_to(np.asarray(params.path_n_steps, dtype=int), (n_paths,))
+    end_fac = np.empty_like(local_de_fac)
+    for path in sorted(range(n_paths), key=lambda k: _depth(starts, k)):
+        start = end_fac[starts[path] - 1] if starts[path] else 1.0
+        end_fac[path] = start * local_de_fac[path]
+    nonlinear = np.empty((n_paths, n_genes), dtype=bool)
+    factors = []
+    for path in range(n_paths):
+        start = end_fac[starts[path] - 1] if starts[path] else np.ones(n_genes)
+        nonlinear[path] = rng.random(n_genes) < params.path_nonlinear_prob
+        factors.append(
+            _bridges(
+                rng, start, end_fac[path], nonlinear[path], n_steps[path], params.path_sigma_fac
+            )
+        )
+    return PathTruth(local_de_fac, nonlinear, factors), end_fac
+
+
+def _depth(starts: np.ndarray, path: int) -> int:
+    """Paths between path ``path`` (from 0) and the origin; ``starts`` holds no cycles."""
+    depth = 0
+    while starts[path]:
+        path = starts[path] - 1
+        depth += 1
+    return depth
+
+
+def _bridges(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    end: np.ndarray,
+    nonlinear: np.ndarray,
+    n_steps: int,
+    sigma_fac: float,
+) -> np.ndarray:
+    """Factors (steps × genes) along a path, step ``s`` of ``n`` at ``t = (s - 1) / (n - 1)``.
+
+    A non-linear gene takes a Gaussian random walk over ``_BRIDGE_KNOTS`` points of
+    ``[0, 1]``, whose standard deviation per unit of time is uniform on
+    ``[0, sigma_fac · (start + end) / 2]``; the walk is tilted to run from ``start`` to ``end``
+    (a Brownian bridge), interpolated through its points by a natural cubic spline, and
+    floored at ``_PATH_FLOOR``. With ``sigma_fac = 0``, or for linear genes, this is the
+    straight line from ``start`` to ``end``.
+    """
+    t = np.linspace(0.0, 1.0, n_steps)
+    factors = start + t[:, None] * (end - start)
+    genes = np.flatnonzero(nonlinear)
+    if genes.size:
+        x, y = start[genes], end[genes]
+        sigma = rng.uniform(0.0, sigma_fac * (x + y) / 2)
+        knots = np.linspace(0.0, 1.0, _BRIDGE_KNOTS)
+        increments = rng.normal(size=(_BRIDGE_KNOTS - 1, genes.size)) * sigma
+        walk = np.vstack([np.zeros(genes.size), np.cumsum(increments, axis=0)])
+        walk *= np.sqrt(knots[1])
+        bridge = x + walk - knots[:, None] * (walk[-1] - y + x)
+        values = CubicSpline(knots, bridge, axis=0, bc_type="natural")(t)
+        factors[:, genes] = np.where(values < 0, _PATH_FLOOR, values)
+    return factors
+
+
+def step_probabilities(n_steps: int, skew: float) -> np.ndarray:
+    """Probability of each step of a path: linear in the step, from ``skew`` to ``1 - skew``."""
+    if n_steps == 1:
+        return np.ones(1)
+    weights = np.linspace(skew, 1.0 - skew, n_steps)
+    return weights / weights.sum()
+
+
+def draw_steps(rng: np.random.Generator, path: np.ndarray, n_paths: int, params) -> np.ndarray:
+    """Step (from 1) of every cell on its path ``path`` (from 0), one uniform per cell."""
+    n_steps = np.broadcast_to(np.asarray(params.path_n_steps, dtype=int), (n_paths,))
+    skew = per_unit(params.path_skew, n_paths)
+    u = rng.random(path.size)
+    steps = np.empty(path.size, dtype=np.int64)
+    for k in range(n_paths):
+        cdf = np.cumsum(step_probabilities(n_steps[k], skew[k]))
+        # u < 1, so every cell lands on a step whatever the rounding of the sum
+        cdf[-1] = 1.0
+        cells = path == k
+        steps[cells] = np.searchsorted(cdf, u[cells], side="right") + 1
+    return steps
 
 
 def per_unit(value, n: int) -> np.ndarray:
@@ -145,10 +274,12 @@ def library_sizes(rng: np.random.Generator, n_cells: int, params) -> np.ndarray:
 def profiles(truth: GeneTruth) -> np.ndarray:
     """Expression proportions per (batch, group) pair, shape (batches × groups) × genes.
 
+    With paths, a group is a path's step: rows run over batches, then paths, then steps.
     A cell's means are its batch-and-group gene means normalised to sum to one and scaled by
     its library size, so the normalisation depends only on the pair, not on the cell.
     """
-    means = truth.gene_mean * truth.batch_fac[:, None, :] * truth.de_fac[None, :, :]
+    group_fac = truth.de_fac if truth.paths is None else np.concatenate(truth.paths.factors)
+    means = truth.gene_mean * truth.batch_fac[:, None, :] * group_fac[None, :, :]
     means = means.reshape(-1, means.shape[-1])
     return means / means.sum(axis=1, keepdims=True)
 
