@@ -12,6 +12,10 @@ Usage::
     python benchmarks/simulate.py              # the table in docs/simulate.md
     python benchmarks/simulate.py --repeats 1 --quick
     python benchmarks/simulate.py --repeats 1 --million   # 1,000,000 × 20,000 out of core
+
+"zarr" runs write to a store with dask's default (threaded) scheduler; "cluster" runs do the
+same on a ``dask.distributed`` cluster of one single-threaded worker process per core, started
+before the clock starts.
 """
 
 from __future__ import annotations
@@ -24,23 +28,28 @@ import subprocess
 import sys
 import tempfile
 
-# (cells, genes, extra keyword arguments, write to zarr)
+# (cells, genes, extra keyword arguments, mode: "memory", "zarr" or "cluster")
 SIZES = [
-    (1_000, 2_000, {}, False),
-    (10_000, 2_000, {}, False),
-    (100_000, 2_000, {}, False),
-    (2_000, 10_000, {}, False),
-    (10_000, 20_000, {}, False),
-    (20_000, 20_000, {"lib_loc": 8.3}, True),
+    (1_000, 2_000, {}, "memory"),
+    (10_000, 2_000, {}, "memory"),
+    (100_000, 2_000, {}, "memory"),
+    (2_000, 10_000, {}, "memory"),
+    (10_000, 20_000, {}, "memory"),
+    (20_000, 20_000, {"lib_loc": 8.3}, "zarr"),
+    (100_000, 20_000, {"lib_loc": 8.3}, "zarr"),
+    (100_000, 20_000, {"lib_loc": 8.3}, "cluster"),
 ]
 QUICK = SIZES[:2] + SIZES[3:4]
-# out of core at realistic depth: about 1.7 billion non-zero counts, some 10 GB of zarr on disk
-MILLION = [(1_000_000, 20_000, {"lib_loc": 8.3}, True)]
+# out of core at realistic depth: about 1.7 billion non-zero counts, some 4 GB of zarr on disk
+MILLION = [(1_000_000, 20_000, {"lib_loc": 8.3}, "zarr")]
 
 _RUN = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 import sc_synth as ss
-n_cells, n_genes, kwargs, out = json.loads(sys.argv[1])
+n_cells, n_genes, kwargs, out, mode = json.loads(sys.argv[1])
+if mode == "cluster":
+    from distributed import Client, LocalCluster
+    client = Client(LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1))
 start = time.perf_counter()
 ss.pp.simulate(64, 100, seed=0)
 start = time.perf_counter() - start
@@ -54,10 +63,10 @@ print(json.dumps({"wall": wall, "cpu": cpu, "peak": peak / 2**20, "own": (peak -
 """
 
 
-def run_once(n_cells: int, n_genes: int, kwargs: dict, zarr: bool) -> dict:
+def run_once(n_cells: int, n_genes: int, kwargs: dict, mode: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "sim.zarr") if zarr else None
-        args = json.dumps([n_cells, n_genes, kwargs, out])
+        out = None if mode == "memory" else os.path.join(tmp, "sim.zarr")
+        args = json.dumps([n_cells, n_genes, kwargs, out, mode])
         result = subprocess.run(
             [sys.executable, "-c", _RUN, args], capture_output=True, text=True, check=True
         )
@@ -80,11 +89,11 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for n_cells, n_genes, kwargs, zarr in sizes:
-        runs = [run_once(n_cells, n_genes, kwargs, zarr) for _ in range(args.repeats)]
+    for n_cells, n_genes, kwargs, mode in sizes:
+        runs = [run_once(n_cells, n_genes, kwargs, mode) for _ in range(args.repeats)]
         wall = statistics.median(r["wall"] for r in runs)
         print(
-            f"{n_cells:>8} {n_genes:>6} {'zarr' if zarr else 'memory':>7} {runs[0]['nnz']:>12} "
+            f"{n_cells:>8} {n_genes:>6} {mode:>7} {runs[0]['nnz']:>12} "
             f"{wall:>7.2f} {n_cells / wall:>9.0f} {statistics.median(r['cpu'] for r in runs):>7.2f} "
             f"{statistics.median(r['peak'] for r in runs):>8.2f} "
             f"{statistics.median(r['own'] for r in runs):>7.2f} "

@@ -12,8 +12,9 @@ from ..models._conditions import Conditions
 from ..models._record import read_record
 from ..models._sampler import load_sampler
 
-#: Cells decoded at once: bounds memory at about chunk × genes × 8 bytes a few times over.
-_CHUNK = 10_000
+#: Cells × genes entries decoded at once: dense means of a chunk take 8 bytes per entry, a few
+#: times over, so a chunk holds about half a gigabyte whatever the number of genes.
+_CHUNK_ENTRIES = 2**24
 
 
 def generate(
@@ -62,8 +63,9 @@ def generate(
     library = conditions.sample_library(label, batch, rng)
 
     chunks = []
-    for start in range(0, len(label), _CHUNK):
-        part = slice(start, start + _CHUNK)
+    chunk = max(1, _CHUNK_ENTRIES // len(record["setup"]["var_names"]))
+    for start in range(0, len(label), chunk):
+        part = slice(start, start + chunk)
         chunks.append(sampler.sample(label[part], batch[part], library[part], rng))
     X = sparse.vstack(chunks, format="csr")
 
