@@ -7,6 +7,7 @@ the held-out half. Prints one Markdown table per data set and writes the full ta
 
     python benchmarks/quality.py                       # both data sets, VAE and both GANs
     python benchmarks/quality.py --data pbmc --models vae
+    python benchmarks/quality.py --data simulated --n-cells 4000   # a larger simulated set
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from sc_synth._study import Settings, run_study
 COLUMNS = ["n_cells", "precision", "recall", "density", "coverage", "classifier_auc", "mmd"]
 
 
-def datasets(names: list[str], lib_loc: float):
+def datasets(names: list[str], lib_loc: float, n_cells: int):
     if "pbmc" in names:
         yield "pbmc", ss.datasets.pbmc68k_counts(), "bulk_labels", None
     if "simulated" in names:
         # Droplet-like depth (about 4,000 counts per cell); ``--lib-loc 11`` is Splat's default.
         adata = ss.pp.simulate(
-            n_cells=1000,
+            n_cells=n_cells,
             n_genes=1000,
-            batch_cells=[500, 500],
+            batch_cells=[n_cells // 2, n_cells - n_cells // 2],
             group_prob=[0.4, 0.3, 0.2, 0.1],
             lib_loc=lib_loc,
         )
@@ -47,11 +48,12 @@ def main() -> None:
     parser.add_argument(
         "--lib-loc", type=float, default=8.3, help="log library size, simulated set"
     )
+    parser.add_argument("--n-cells", type=int, default=1000, help="cells of the simulated set")
     args = parser.parse_args()
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     settings = Settings(vae_epochs=args.vae_epochs, gan_epochs=args.gan_epochs)
-    for name, adata, labels_key, batch_key in datasets(args.data, args.lib_loc):
+    for name, adata, labels_key, batch_key in datasets(args.data, args.lib_loc, args.n_cells):
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
             table = run_study(
