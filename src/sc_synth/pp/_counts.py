@@ -138,26 +138,32 @@ def _exp_neg(g):
     return series * _from_bits((1023 - (_bits(n + _TWO52) - _TWO52_BITS)) << 52)
 
 
-@_jit_vector
-def _means_and_zero_bounds(
-    lib, rsqrt_lib, profile, rsqrt_profile, bcv_common, bcv_factor, mu, x, bound
-):
-    """Means, gamma scales and a lower bound of P(Y = 0) for one tile (0 where inversion is off).
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"}, inline="always")
+def _zero_bound(mean, scale):
+    """Bound P(Y = 0) from below for mean ``mean`` and gamma scale ``scale``; 0 past inversion.
 
     With ``g = a log(1 + x)``, ``P(Y = 0) = exp(-g)``. Since ``log(1 + x) <= x (6 + x) / (6 + 4x)``
     and ``a x = μ``, ``g <= h = μ (6 + x) / (6 + 4x)``, and ``exp(-g) >= max(1 - h/8, 0)^8``.
     """
+    h = mean * (6.0 + scale) / (6.0 + 4.0 * scale)
+    z = max(1.0 - 0.125 * h, 0.0)
+    z *= z
+    z *= z
+    z *= z
+    inverted = (mean <= MAX_INVERSION_MEAN) & (scale <= MAX_INVERSION_SCALE)
+    return z if inverted else 0.0
+
+
+@_jit_vector
+def _means_and_zero_bounds(
+    lib, rsqrt_lib, profile, rsqrt_profile, bcv_common, bcv_factor, mu, x, bound
+):
+    """Means, gamma scales and a lower bound of P(Y = 0) for one tile (0 where inversion is off)."""
     for t in range(mu.shape[0]):
         mean = profile[t] * lib
         s = (bcv_common + rsqrt_profile[t] * rsqrt_lib) * bcv_factor[t]
         scale = mean * s * s
-        h = mean * (6.0 + scale) / (6.0 + 4.0 * scale)
-        z = max(1.0 - 0.125 * h, 0.0)
-        z *= z
-        z *= z
-        z *= z
-        inverted = (mean <= MAX_INVERSION_MEAN) & (scale <= MAX_INVERSION_SCALE)
-        bound[t] = z if inverted else 0.0
+        bound[t] = _zero_bound(mean, scale)
         mu[t] = mean
         x[t] = scale
 
@@ -420,18 +426,11 @@ def draw_block(
 
 @_jit_vector
 def _nb_zero_bounds(mean, size, mu, x, bound):
-    """Gamma scales ``x = μ / a`` and the bound of P(Y = 0) (see above) for given means and sizes."""
+    """Gamma scales ``x = μ / a`` and the bound of P(Y = 0) for given means and sizes."""
     for t in range(mu.shape[0]):
-        m = mean[t]
-        scale = m / size[t]
-        h = m * (6.0 + scale) / (6.0 + 4.0 * scale)
-        z = max(1.0 - 0.125 * h, 0.0)
-        z *= z
-        z *= z
-        z *= z
-        inverted = (m <= MAX_INVERSION_MEAN) & (scale <= MAX_INVERSION_SCALE)
-        bound[t] = z if inverted else 0.0
-        mu[t] = m
+        scale = mean[t] / size[t]
+        bound[t] = _zero_bound(mean[t], scale)
+        mu[t] = mean[t]
         x[t] = scale
 
 
