@@ -111,6 +111,21 @@ def test_generator_starts_at_the_mean_profiles_and_overdispersion_of_the_data():
     assert np.median(fitted[n_genes // 2 :]) > 50
 
 
+def test_overdispersion_fit_leaves_out_the_poisson_noise_of_shallow_cells():
+    rng = np.random.default_rng(0)
+    n_cells, n_genes = 4000, 40
+    # Poisson counts at library sizes that vary as in droplet data; scaled to the mean library,
+    # shallow cells are noisier, which is no overdispersion of the genes.
+    library = rng.lognormal(np.log(200), 0.6, n_cells)
+    profile = rng.gamma(2.0, 1.0, n_genes)
+    profile /= profile.sum()
+    counts = rng.poisson(library[:, None] * profile)
+    codes = np.zeros(n_cells, dtype=np.int64)
+    module = GANModule(n_genes, n_hidden=16, n_latent=4)
+    module.start_at_data(counts, codes, codes)
+    assert np.median(module.generator.log_theta.exp().detach().numpy()) > 100
+
+
 def test_generated_counts_carry_the_gamma_noise_of_their_genes():
     params = {"n_input": 2, "n_hidden": 16, "n_latent": 4, "target_sum": 1000.0}
     n = 4000

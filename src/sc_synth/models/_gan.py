@@ -52,6 +52,8 @@ _THETA_RANGE = (0.1, 1e4)
 
 # Neighbours that define the k-NN radius of the per-batch precision/recall logged in training.
 _QUALITY_K = 3
+# Training quantities shown in the progress bar.
+_PROGRESS_BAR = ("critic_loss_train", "generator_loss_train")
 
 
 def check_loss(loss: str) -> None:
@@ -276,9 +278,10 @@ class GANModule(BaseModuleClass):
         The output bias becomes the log mean relative expression of all cells, the label and
         batch offsets the log ratios of their cells' mean to it, and the gamma shapes a
         method-of-moments fit of a negative binomial within each label × batch, on counts
-        scaled to the mean library size. The output weights shrink by
-        :data:`_OUTPUT_INIT_SCALE`. Training then starts from a negative binomial per condition
-        instead of random profiles, and the critic only has to teach the variation beyond it.
+        scaled to the mean library size, net of the Poisson noise that scaling shallow cells
+        up inflates. The output weights shrink by :data:`_OUTPUT_INIT_SCALE`. Training then
+        starts from a negative binomial per condition instead of random profiles, and the
+        critic only has to teach the variation beyond it.
 
         Parameters
         ----------
@@ -308,12 +311,16 @@ class GANModule(BaseModuleClass):
             for codes, n in ((label, n_labels), (batch, n_batch))
         ]
         library = np.asarray(counts.sum(1)).ravel()
-        scaled = sparse.diags(library.mean() / np.maximum(library, 1.0)) @ counts
+        scale = library.mean() / np.maximum(library, 1.0)
+        scaled = sparse.diags(scale) @ counts
         groups = indicator(label * n_batch + batch, n_labels * n_batch)
         size = np.asarray(groups.sum(1))
         mean = (groups @ scaled).toarray() / np.maximum(size, 1)
         variance = (groups @ scaled.multiply(scaled)).toarray() / np.maximum(size, 1) - mean**2
-        excess = (size * np.clip(variance - mean, 0, None)).sum(0)
+        # Counts scaled by s have Poisson variance s times their mean, not the mean: taking the
+        # mean alone leaves the Poisson noise of shallow cells in the gamma's share.
+        poisson = mean * (groups @ scale)[:, None] / np.maximum(size, 1)
+        excess = (size * np.clip(variance - poisson, 0, None)).sum(0)
         theta = np.clip((size * mean**2).sum(0) / np.maximum(excess, 1e-12), *_THETA_RANGE)
 
         generator = self.generator
@@ -385,6 +392,8 @@ class GANTrainingPlan(TrainingPlan):
         self.betas = tuple(defaults["betas"] if betas is None else betas)
         self.amsgrad = amsgrad
         self.critic_steps = 0
+        # Name → (sum over this epoch's cells, number of cells).
+        self._epoch_sums: dict[str, tuple[torch.Tensor, int]] = {}
         self.automatic_optimization = False
 
     def configure_optimizers(self):
@@ -393,6 +402,24 @@ class GANTrainingPlan(TrainingPlan):
             torch.optim.Adam(part.parameters(), lr=self.lr, betas=self.betas, amsgrad=self.amsgrad)
             for part in (self.module.generator, self.module.critic)
         ]
+
+    def on_train_epoch_start(self):
+        """Reset the sums that :meth:`on_train_epoch_end` logs."""
+        self._epoch_sums = {}
+
+    def _accumulate(self, values: Mapping[str, torch.Tensor], n: int) -> None:
+        """Add ``n`` cells' worth of each value to this epoch's sums."""
+        # Kept on the device and logged once an epoch: Lightning's bookkeeping of ``self.log``
+        # is then paid once per quantity and epoch, not every step, and no step waits for the
+        # device to hand a value back.
+        for name, value in values.items():
+            total, cells = self._epoch_sums.get(name, (0.0, 0))
+            self._epoch_sums[name] = (total + value.detach() * n, cells + n)
+
+    def on_train_epoch_end(self):
+        """Log each quantity's mean over this epoch's cells."""
+        for name, (total, cells) in self._epoch_sums.items():
+            self.log(name, total / cells, prog_bar=name in _PROGRESS_BAR)
 
     def training_step(self, batch, batch_idx):
         """One critic step; every ``n_critic``-th also one generator step."""
@@ -403,7 +430,6 @@ class GANTrainingPlan(TrainingPlan):
         # Batch norm cannot normalise a single cell (a last minibatch of one).
         if n < 2:
             return None
-        log = {"on_step": False, "on_epoch": True, "batch_size": n}
 
         with torch.no_grad():
             fake = module.generative(**module._get_generative_input(batch, inference_outputs))["x"]
@@ -412,19 +438,24 @@ class GANTrainingPlan(TrainingPlan):
         self.manual_backward(critic["loss"])
         critic_opt.step()
         self.critic_steps += 1
-        self.log("critic_loss_train", critic.pop("loss"), prog_bar=True, **log)
-        for name, value in critic.items():
-            self.log(f"{name}_train", value, **log)
         precision, recall = _precision_recall(inference_outputs["x"], fake, _QUALITY_K)
-        self.log("precision_train", precision, **log)
-        self.log("recall_train", recall, **log)
+        parts = {f"{name}_train": value for name, value in critic.items() if name != "loss"}
+        self._accumulate(
+            {
+                "critic_loss_train": critic["loss"],
+                **parts,
+                "precision_train": precision,
+                "recall_train": recall,
+            },
+            n,
+        )
 
         if self.critic_steps % self.n_critic == 0:
             _, _, generator = self.forward(batch)
             generator_opt.zero_grad()
             self.manual_backward(generator.loss)
             generator_opt.step()
-            self.log("generator_loss_train", generator.loss, prog_bar=True, **log)
+            self._accumulate({"generator_loss_train": generator.loss}, n)
 
     @torch.no_grad()
     def validation_step(self, batch, batch_idx):
