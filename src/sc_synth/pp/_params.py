@@ -81,15 +81,16 @@ def _check_number(name: str, value, *, allow_inf: bool = False) -> float:
     return value
 
 
-def _check_number_or_sequence(name: str, value) -> float | tuple[float, ...]:
+def _check_one_or_many(name: str, value, check, one: str, many: str):
+    """``check`` one value, or each of a non-empty sequence of them (returned as a tuple)."""
     if isinstance(value, np.ndarray | Sequence) and not isinstance(value, str):
         values = list(np.asarray(value, dtype=object).ravel())
         if not values:
-            raise ValueError(f"`{name}` must be a number or a non-empty sequence of numbers.")
-        return tuple(_check_number(name, v) for v in values)
+            raise ValueError(f"`{name}` must be {one} or a non-empty sequence of {many}.")
+        return tuple(check(name, v) for v in values)
     if isinstance(value, np.generic):
         value = value.item()
-    return _check_number(name, value)
+    return check(name, value)
 
 
 def _check_integer(name: str, value) -> int:
@@ -102,15 +103,6 @@ def _check_integer(name: str, value) -> int:
     if value < minimum:
         raise ValueError(f"`{name}` must be {accepted}, got {value!r}.")
     return int(value)
-
-
-def _check_integer_or_sequence(name: str, value) -> int | tuple[int, ...]:
-    if isinstance(value, np.ndarray | Sequence) and not isinstance(value, str):
-        values = list(np.asarray(value, dtype=object).ravel())
-        if not values:
-            raise ValueError(f"`{name}` must be an integer or a non-empty sequence of integers.")
-        return tuple(_check_integer(name, v) for v in values)
-    return _check_integer(name, value)
 
 
 def _check_flag(name: str, value) -> bool:
@@ -238,14 +230,14 @@ class SimParams:
                 if not isinstance(value, str) or value not in METHODS:
                     raise ValueError(f"`method` must be one of {METHODS}, got {value!r}.")
             elif name in _INTEGERS:
-                value = _check_integer_or_sequence(name, value)
+                value = _check_one_or_many(name, value, _check_integer, "an integer", "integers")
             elif name == "dropout_type":
                 if not isinstance(value, str) or value not in DROPOUT_TYPES:
                     raise ValueError(
                         f"`dropout_type` must be one of {DROPOUT_TYPES}, got {value!r}."
                     )
             elif name in per_unit:
-                value = _check_number_or_sequence(name, value)
+                value = _check_one_or_many(name, value, _check_number, "a number", "numbers")
             else:
                 value = _check_number(name, value, allow_inf=name == "bcv_df")
             object.__setattr__(self, name, value)
