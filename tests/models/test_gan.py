@@ -107,8 +107,26 @@ def test_generator_starts_at_the_mean_profiles_and_overdispersion_of_the_data():
             generated[label[:200] == code].mean(0), profile[code], rtol=0.15, atol=1e-3
         )
     fitted = module.generator.log_theta.exp().detach().numpy()
-    np.testing.assert_allclose(np.median(fitted[: n_genes // 2]), 2.0, rtol=0.25)
-    assert np.median(fitted[n_genes // 2 :]) > 50
+    assert fitted.shape == (2, n_genes)
+    np.testing.assert_allclose(np.median(fitted[:, : n_genes // 2], axis=1), 2.0, rtol=0.25)
+    assert np.all(np.median(fitted[:, n_genes // 2 :], axis=1) > 50)
+
+
+def test_each_label_gets_its_own_overdispersion_and_a_rare_one_borrows_from_all():
+    rng = np.random.default_rng(0)
+    n_genes = 30
+    # 3000 cells of a label with gamma shape 1, 3000 Poisson cells, and 4 cells of a third label.
+    label = np.repeat([0, 1, 2], [3000, 3000, 4])
+    mean = rng.gamma(2.0, 10.0, n_genes)
+    gamma = np.where(label[:, None] == 0, rng.gamma(1.0, 1.0, (len(label), n_genes)), 1.0)
+    counts = rng.poisson(mean * gamma)
+    module = GANModule(n_genes, n_labels=3, n_hidden=16, n_latent=4)
+    module.start_at_data(counts, label, np.zeros(len(label), dtype=np.int64))
+    shape = np.median(module.generator.log_theta.exp().detach().numpy(), axis=1)
+    np.testing.assert_allclose(shape[0], 1.0, rtol=0.2)
+    assert shape[1] > 50
+    # Four cells say little: the rare label's shapes are close to those of all cells (about 2).
+    assert 1.0 < shape[2] < 4.0
 
 
 def test_overdispersion_fit_leaves_out_the_poisson_noise_of_shallow_cells():
@@ -126,22 +144,22 @@ def test_overdispersion_fit_leaves_out_the_poisson_noise_of_shallow_cells():
     assert np.median(module.generator.log_theta.exp().detach().numpy()) > 100
 
 
-def test_generated_counts_carry_the_gamma_noise_of_their_genes():
-    params = {"n_input": 2, "n_hidden": 16, "n_latent": 4, "target_sum": 1000.0}
-    n = 4000
-
-    def second_gene_share_variance(theta):
-        module = GANModule(**params)
-        with torch.no_grad():
-            module.generator.out.weight.zero_()
-            module.generator.out.bias.zero_()
-            module.generator.log_theta.copy_(torch.log(torch.tensor(theta)))
-        sampler = GANSampler(_record(module, **params))
-        label = np.zeros(n, np.int64)
-        counts = sampler.sample(label, label, np.full(n, 2000.0), np.random.default_rng(0))
-        return (counts[:, [1]].toarray() / 2000).var()
-
+def test_generated_counts_carry_the_gamma_noise_of_their_label():
+    params = {"n_input": 2, "n_labels": 2, "n_hidden": 16, "n_latent": 4, "target_sum": 1000.0}
+    module = GANModule(**params)
+    with torch.no_grad():
+        module.generator.out.weight.zero_()
+        module.generator.out.bias.zero_()
+        # Label 0 near Poisson in both genes; label 1 with gamma shape 1 in the second.
+        module.generator.log_theta.copy_(torch.log(torch.tensor([[1e4, 1e4], [1e4, 1.0]])))
+    sampler = GANSampler(_record(module, **params))
+    n = 8000
+    label = np.arange(n) % 2
+    counts = sampler.sample(
+        label, np.zeros(n, np.int64), np.full(n, 2000.0), rng=np.random.default_rng(0)
+    )
+    share = counts[:, [1]].toarray().ravel() / 2000
     poisson = 0.5 / 2000
     # Near-Poisson genes vary as a Poisson draw does; a gamma shape of 1 spreads them far wider.
-    assert second_gene_share_variance([1e4, 1e4]) < 1.2 * poisson
-    assert second_gene_share_variance([1e4, 1.0]) > 20 * poisson
+    assert share[label == 0].var() < 1.2 * poisson
+    assert share[label == 1].var() > 20 * poisson

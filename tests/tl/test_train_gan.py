@@ -2,6 +2,7 @@ import anndata as ad
 import numpy as np
 import pytest
 from conftest import make_counts
+from lightning.pytorch.callbacks import Callback
 
 import sc_synth as ss
 
@@ -71,6 +72,38 @@ def test_loss_defaults_set_the_optimiser():
     assert plan["lr"] == pytest.approx(1e-3)
     np.testing.assert_allclose(plan["betas"], [0.0, 0.9])
     assert plan["amsgrad"]
+    assert plan["ema_decay"] == pytest.approx(0.98)
+    _train(adata, loss="vanilla", max_epochs=1)
+    assert adata.uns["gan"]["plan_params"]["ema_decay"] == 0
+
+
+class _GeneratorSteps(Callback):
+    """Keeps a copy of the generator's parameters after every generator step."""
+
+    def __init__(self):
+        self.states, self._steps = [], 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        steps = pl_module.critic_steps // pl_module.n_critic
+        if steps > self._steps:
+            self._steps = steps
+            generator = pl_module.module.generator
+            self.states.append({k: v.detach().clone() for k, v in generator.named_parameters()})
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.5])
+def test_trained_generator_is_the_moving_average_of_its_weights(ema_decay):
+    adata = make_counts()
+    steps = _GeneratorSteps()
+    _train(adata, labels_key="cell_type", ema_decay=ema_decay, max_epochs=3, callbacks=[steps])
+    assert len(steps.states) == adata.uns["gan"]["plan_params"]["generator_steps"] > 1
+    expected = dict(steps.states[0])
+    for state in steps.states[1:]:
+        for name, value in state.items():
+            expected[name] = ema_decay * expected[name] + (1 - ema_decay) * value
+    weights = adata.uns["gan"]["weights"]
+    for name, value in expected.items():
+        np.testing.assert_allclose(weights[f"generator.{name}"], value.numpy(), atol=1e-6)
 
 
 def test_record_holds_setup_conditions_and_weights(trained_gan):
@@ -145,6 +178,7 @@ def test_training_leaves_the_rest_of_adata_unchanged():
         ({"layer": "counts"}, KeyError, "layer='counts'"),
         ({"n_critc": 5}, TypeError, "n_critc"),
         ({"n_critic": 0}, ValueError, "n_critic"),
+        ({"ema_decay": 1.0}, ValueError, r"`ema_decay` must be at least 0 and below 1"),
     ],
 )
 def test_bad_arguments_fail_with_adata_unchanged(kwargs, error, match):

@@ -16,6 +16,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scvi.module.base import BaseModuleClass, LossOutput
 from scvi.train import TrainingPlan
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ._counts import negative_binomial_counts
 from ._fields import count_fields
@@ -26,7 +27,7 @@ LOSSES = ("wgan-gp", "vanilla")
 #: Module arguments a user may set through ``train_gan(**kwargs)``.
 MODULE_OPTIONS = ("n_latent", "n_hidden", "n_layers", "gradient_penalty")
 #: Optimisation arguments a user may set through ``train_gan(**kwargs)``.
-PLAN_OPTIONS = ("n_critic", "lr", "betas", "amsgrad")
+PLAN_OPTIONS = ("n_critic", "lr", "betas", "amsgrad", "ema_decay")
 
 #: Generator steps that ``max_epochs=None`` aims at. Started at the data (see
 #: :meth:`GANModule.start_at_data`), 200 steps meet precision and recall of 0.7 on held-out
@@ -38,17 +39,22 @@ DEFAULT_GENERATOR_STEPS = 200
 # measured: from the data-fitted start, WGAN-GP at 5e-4 drifts away from it (held-out precision
 # 0.54 on simulated cells after 400 steps) where 1e-4 to 2e-4 keep and refine it; the unregularised
 # vanilla discriminator soon separates real from generated cells, and at 2e-4 its gradients
-# pull the generator far off (precision 0.25 after 200 steps, 0.55 at 5e-5).
+# pull the generator far off (precision 0.25 after 200 steps, 0.55 at 5e-5). The WGAN-GP keeps
+# an exponential moving average of its generator weights (Yazıcı et al. 2019): over six PBMC
+# training seeds it raised mean held-out precision from 0.75 to 0.78 and, on simulated cells,
+# lowered the classifier AUC; the vanilla GAN stays the plain model of the seed study.
 _PLAN_DEFAULTS = {
-    "wgan-gp": {"n_critic": 5, "lr": 2e-4, "betas": (0.5, 0.9)},
-    "vanilla": {"n_critic": 1, "lr": 5e-5, "betas": (0.5, 0.999)},
+    "wgan-gp": {"n_critic": 5, "lr": 2e-4, "betas": (0.5, 0.9), "ema_decay": 0.98},
+    "vanilla": {"n_critic": 1, "lr": 5e-5, "betas": (0.5, 0.999), "ema_decay": 0.0},
 }
 
 # Factor on the generator's initial output weights: it starts close to the data's mean profiles
 # and grows the variation that noise drives only as far as the critic asks for it.
 _OUTPUT_INIT_SCALE = 0.1
-# Bounds of the initial gamma shape per gene: strongly overdispersed to nearly Poisson.
+# Bounds of the initial gamma shapes: strongly overdispersed to nearly Poisson.
 _THETA_RANGE = (0.1, 1e4)
+# Weight, in cells, of the all-cells gamma shapes in each label's.
+_THETA_PRIOR_CELLS = 20
 
 # Neighbours that define the k-NN radius of the per-batch precision/recall logged in training.
 _QUALITY_K = 3
@@ -91,8 +97,8 @@ class _ConditionalBatchNorm(nn.Module):
 class _Generator(nn.Module):
     """Noise and library size → logits of relative gene expression, conditioned by batch norm.
 
-    Per label and per batch, learned offsets are added to the logits; ``log_theta`` is the log
-    gamma shape of each gene's biological noise around the generated expression.
+    Per label and per batch, learned offsets are added to the logits; ``log_theta`` (labels ×
+    genes) is the log gamma shape of each gene's biological noise in each label.
     """
 
     def __init__(self, n_latent, widths, n_output, n_labels, n_batch):
@@ -104,7 +110,7 @@ class _Generator(nn.Module):
         self.out = nn.Linear(widths[-1], n_output)
         self.offset = nn.Embedding(n_labels + n_batch, n_output)
         nn.init.zeros_(self.offset.weight)
-        self.log_theta = nn.Parameter(torch.full((n_output,), math.log(_THETA_RANGE[1])))
+        self.log_theta = nn.Parameter(torch.full((n_labels, n_output), math.log(_THETA_RANGE[1])))
 
     def forward(self, noise, log_library, label, batch):
         h = torch.cat([noise, log_library], dim=1)
@@ -141,12 +147,12 @@ class GANModule(BaseModuleClass):
     critic scores such profiles given the standardised log library size, the label and the batch.
     The generator maps noise and the same conditions to relative expression ``p`` (a softmax over
     genes); its cells are counts drawn from ``Poisson(l * p * g)`` with ``g`` a gamma draw of
-    mean 1 and learned shape ``theta`` per gene (a negative binomial around ``l * p``), and
-    normalised as real cells are. The noise of counts, sampling and biological, is thus drawn,
-    not generated: independent per gene, it cannot come from a few noise dimensions, and without
-    it generated profiles lie off the manifold of real cells, whose low counts make them sparse
-    and discrete; a generator that makes it up from its noise inputs spreads cells along a few
-    directions instead. Gradients pass the Poisson draw as if the counts were their expectation
+    mean 1 and learned shape ``theta`` per gene and label (a negative binomial around ``l * p``),
+    and normalised as real cells are. The noise of counts, sampling and biological, is thus
+    drawn, not generated: independent per gene, it cannot come from a few noise dimensions, and
+    without it generated profiles lie off the manifold of real cells, whose low counts make them
+    sparse and discrete; a generator that makes it up from its noise inputs spreads cells along
+    a few directions instead. Gradients pass the Poisson draw as if the counts were their expectation
     (straight-through) and the gamma draw by reparameterisation.
     :meth:`start_at_data` starts the generator at a negative binomial per label and batch.
 
@@ -229,17 +235,21 @@ class GANModule(BaseModuleClass):
     def _get_generative_input(self, tensors, inference_outputs):
         return {k: inference_outputs[k] for k in ("library", "label", "batch")}
 
-    def generative(self, library, label, batch, noise=None) -> dict[str, torch.Tensor]:
+    def generative(
+        self, library, label, batch, noise=None, generator: nn.Module | None = None
+    ) -> dict[str, torch.Tensor]:
         """Log profiles of counts generated at the given library sizes and conditions.
 
         Fresh Gaussian noise unless ``noise`` is given; the counts are a Poisson draw around the
-        generated relative expression.
+        generated relative expression. ``generator`` replaces :attr:`generator` (e.g. its
+        average during training).
         """
+        generator = self.generator if generator is None else generator
         log_library = self.standardise_library(library)
         if noise is None:
             noise = torch.randn(len(label), self.n_latent, device=log_library.device)
-        profile = torch.softmax(self.generator(noise, log_library, label, batch), dim=1)
-        theta = self.generator.log_theta.exp().expand_as(profile)
+        profile = torch.softmax(generator(noise, log_library, label, batch), dim=1)
+        theta = generator.log_theta[label].exp()
         # Reparameterised, so that the critic's gradient reaches the gamma shapes.
         noise = torch.distributions.Gamma(theta, theta).rsample()
         expected = profile * noise * library.reshape(-1, 1)
@@ -273,13 +283,14 @@ class GANModule(BaseModuleClass):
 
     @torch.no_grad()
     def start_at_data(self, counts, label: np.ndarray, batch: np.ndarray) -> None:
-        """Start the generator at the training cells' mean profiles and per-gene overdispersion.
+        """Start the generator at the training cells' mean profiles and overdispersion.
 
         The output bias becomes the log mean relative expression of all cells, the label and
-        batch offsets the log ratios of their cells' mean to it, and the gamma shapes a
-        method-of-moments fit of a negative binomial within each label × batch, on counts
-        scaled to the mean library size, net of the Poisson noise that scaling shallow cells
-        up inflates. The output weights shrink by :data:`_OUTPUT_INIT_SCALE`. Training then
+        batch offsets the log ratios of their cells' mean to it, and the gamma shapes of each
+        label a method-of-moments fit of a negative binomial within each of its batches, on
+        counts scaled to the mean library size, net of the Poisson noise that scaling shallow
+        cells up inflates, and shrunk towards the fit over all labels by a prior worth
+        :data:`_THETA_PRIOR_CELLS` cells. The output weights shrink by :data:`_OUTPUT_INIT_SCALE`. Training then
         starts from a negative binomial per condition instead of random profiles, and the
         critic only has to teach the variation beyond it.
 
@@ -320,8 +331,14 @@ class GANModule(BaseModuleClass):
         # Counts scaled by s have Poisson variance s times their mean, not the mean: taking the
         # mean alone leaves the Poisson noise of shallow cells in the gamma's share.
         poisson = mean * (groups @ scale)[:, None] / np.maximum(size, 1)
-        excess = (size * np.clip(variance - poisson, 0, None)).sum(0)
-        theta = np.clip((size * mean**2).sum(0) / np.maximum(excess, 1e-12), *_THETA_RANGE)
+        squares = (size * mean**2).reshape(n_labels, n_batch, -1).sum(1)
+        excess = (size * np.clip(variance - poisson, 0, None)).reshape(n_labels, n_batch, -1).sum(1)
+        # Per label, shrunk towards all cells' fit by a prior worth _THETA_PRIOR_CELLS cells, so
+        # that a rare label does not get shapes from a handful of cells.
+        prior = _THETA_PRIOR_CELLS / max(len(label), 1)
+        squares += prior * squares.sum(0)
+        excess += prior * excess.sum(0)
+        theta = np.clip(squares / np.maximum(excess, 1e-12), *_THETA_RANGE)
 
         generator = self.generator
         generator.out.bias.copy_(torch.as_tensor(overall.ravel()))
@@ -370,6 +387,10 @@ class GANTrainingPlan(TrainingPlan):
         Adam's betas; ``None``: (0.5, 0.9) for ``"wgan-gp"``, (0.5, 0.999) for ``"vanilla"``.
     amsgrad
         Use the AMSGrad variant of Adam.
+    ema_decay
+        Decay of the exponential moving average of the generator's weights, updated after every
+        generator step; the trained generator is that average, and validation judges it. 0 keeps
+        the last weights. ``None``: 0.98 for ``"wgan-gp"``, 0 for ``"vanilla"``.
     **kwargs
         Passed to :class:`scvi.train.TrainingPlan`.
     """
@@ -382,6 +403,7 @@ class GANTrainingPlan(TrainingPlan):
         lr: float | None = None,
         betas: tuple[float, float] | None = None,
         amsgrad: bool = False,
+        ema_decay: float | None = None,
         **kwargs,
     ):
         defaults = _PLAN_DEFAULTS[module.loss_name]
@@ -391,6 +413,17 @@ class GANTrainingPlan(TrainingPlan):
             raise ValueError(f"`n_critic` must be at least 1, got {n_critic!r}.")
         self.betas = tuple(defaults["betas"] if betas is None else betas)
         self.amsgrad = amsgrad
+        self.ema_decay = float(defaults["ema_decay"] if ema_decay is None else ema_decay)
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"`ema_decay` must be at least 0 and below 1, got {ema_decay!r}.")
+        self.generator_average = None
+        if self.ema_decay:
+            # A frozen copy: no optimiser or gradient synchronisation between devices sees it.
+            self.generator_average = AveragedModel(
+                module.generator,
+                multi_avg_fn=get_ema_multi_avg_fn(self.ema_decay),
+                use_buffers=True,
+            ).requires_grad_(False)
         self.critic_steps = 0
         # Name → (sum over this epoch's cells, number of cells).
         self._epoch_sums: dict[str, tuple[torch.Tensor, int]] = {}
@@ -455,7 +488,22 @@ class GANTrainingPlan(TrainingPlan):
             generator_opt.zero_grad()
             self.manual_backward(generator.loss)
             generator_opt.step()
+            if self.generator_average is not None:
+                self.generator_average.update_parameters(module.generator)
             self._accumulate({"generator_loss_train": generator.loss}, n)
+
+    @torch.no_grad()
+    def on_train_end(self):
+        """Give the generator its averaged weights (and batch-norm statistics)."""
+        if self.generator_average is not None and self.generator_average.n_averaged > 0:
+            average = self.generator_average.module
+            live = self.module.generator
+            for target, source in zip(
+                [*live.parameters(), *live.buffers()],
+                [*average.parameters(), *average.buffers()],
+                strict=True,
+            ):
+                target.copy_(source)
 
     @torch.no_grad()
     def validation_step(self, batch, batch_idx):
@@ -465,7 +513,11 @@ class GANTrainingPlan(TrainingPlan):
         n = len(inference_outputs["x"])
         if n < 2:
             return
-        fake = module.generative(**module._get_generative_input(batch, inference_outputs))["x"]
+        average = self.generator_average
+        fake = module.generative(
+            **module._get_generative_input(batch, inference_outputs),
+            generator=None if average is None else average.module,
+        )["x"]
         precision, recall = _precision_recall(inference_outputs["x"], fake, _QUALITY_K)
         self.log("precision_validation", precision, on_epoch=True, batch_size=n)
         self.log("recall_validation", recall, on_epoch=True, batch_size=n)
@@ -580,6 +632,7 @@ class GANGenerator(UnsupervisedTrainingMixin, BaseModelClass):
             "lr": plan.lr,
             "betas": plan.betas,
             "amsgrad": plan.amsgrad,
+            "ema_decay": plan.ema_decay,
             "generator_steps": _steps_taken(generator_opt),
             "critic_steps": _steps_taken(critic_opt),
         }
@@ -626,6 +679,4 @@ class GANSampler:
             .numpy()
         )
         theta = self.module.generator.log_theta.detach().double().exp().numpy()
-        return negative_binomial_counts(
-            profile * library[:, None], theta, np.zeros(len(label), dtype=np.int64), rng
-        )
+        return negative_binomial_counts(profile * library[:, None], theta, label, rng)

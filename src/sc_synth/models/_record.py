@@ -12,7 +12,7 @@ from anndata import AnnData
 from .. import __version__
 
 #: Bumped when the layout of a record changes; older readers refuse newer records.
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 KINDS = ("vae", "gan")
 _REQUIRED = ("kind", "record_version", "sc_synth_version", "init_params", "setup", "weights")
 
@@ -86,8 +86,9 @@ def read_record(adata: AnnData, key: str) -> Mapping:
             f"{RECORD_VERSION}. Upgrade sc_synth."
         )
     if version < RECORD_VERSION:
-        # version 2 added the VAE's mean calibration and the GAN's overdispersion: an older
-        # record lacks what generation now needs
+        # version 2 added the VAE's mean calibration and the GAN's overdispersion, version 3
+        # gave the GAN's overdispersion one row per label: an older record lacks what
+        # generation now needs
         raise ValueError(
             f"adata.uns[{key!r}] was written by sc_synth {record['sc_synth_version']} (record "
             f"version {version}); this is sc_synth {__version__}, which reads record version "

@@ -226,9 +226,9 @@ def train_gan(
     (standardised log) library size to relative gene expression, with conditional batch norm on
     the same conditions; its cells are Poisson counts drawn from that expression at the library
     size and normalised as real cells are, so the generator need not make up counting noise; a
-    gamma factor per gene with learned shape adds overdispersion (negative binomial counts).
-    The generator starts at the training cells' mean profile per label and batch and their
-    per-gene overdispersion; training teaches it the variation beyond that.
+    gamma factor per gene and label with learned shape adds overdispersion (negative binomial
+    counts). The generator starts at the training cells' mean profile per label and batch and
+    their overdispersion per gene and label; training teaches it the variation beyond that.
     :func:`sc_synth.tl.generate` draws a library size per label and batch from the log-normal
     fitted at training, generates a profile for it and draws negative binomial counts around
     it (the gamma factor and Poisson draw of training), so library sizes vary as in the
@@ -264,7 +264,9 @@ def train_gan(
     **kwargs
         Model options (``n_latent`` = 64 noise dimensions, ``n_hidden`` = 256 units in the
         widest layer, ``n_layers`` = 2, ``gradient_penalty`` = 10), optimisation options
-        (``n_critic``, ``lr``, ``betas``, ``amsgrad`` = False; ``None`` means the defaults of
+        (``n_critic``, ``lr``, ``betas``, ``amsgrad`` = False, ``ema_decay``: the trained
+        generator is the exponential moving average of its weights with this decay, 0.98 for
+        ``"wgan-gp"``, 0 (the last weights) for ``"vanilla"``; ``None`` means the defaults of
         ``loss``) and training options of :meth:`scvi.model.SCVI.train` and
         :class:`lightning.pytorch.Trainer` (``batch_size`` = 128, ``train_size`` = 1: all cells
         train, a smaller value logs precision and recall on the held-out rest; ``strategy``,
@@ -276,7 +278,7 @@ def train_gan(
     :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"gan"``), ``sc_synth_version``,
     ``record_version``, ``init_params`` (module arguments, among them ``loss``, ``target_sum``
     and the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
-    ``amsgrad`` as used), ``setup`` (layer, keys, var_names), ``conditions`` (label and batch
+    ``amsgrad``, ``ema_decay`` as used, and the steps taken), ``setup`` (layer, keys, var_names), ``conditions`` (label and batch
     order, cells and log-normal library sizes per label and batch), ``weights`` (generator and
     critic state dict as arrays) and ``history`` (per epoch: ``critic_loss_train``,
     ``generator_loss_train`` (for epochs with a generator step), ``precision_train`` and ``recall_train`` of generated against real
