@@ -61,9 +61,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--skip-pbmc", action="store_true")
+    parser.add_argument(
+        "--accelerators",
+        nargs="+",
+        default=["cpu"] + (["gpu"] if torch.cuda.is_available() else []),
+        help="where to time the step rates (default: the CPU and, when CUDA is available, the GPU)",
+    )
     args = parser.parse_args()
 
-    accelerators = ["cpu"] + (["gpu"] if torch.cuda.is_available() else [])
+    accelerators = args.accelerators
     print(f"torch threads: {torch.get_num_threads()}")
     for accelerator in accelerators:
         for loss in ("wgan-gp", "vanilla"):
