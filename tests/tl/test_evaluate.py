@@ -87,6 +87,16 @@ def test_same_seed_same_numbers(real, fresh):
     assert not first.equals(other)
 
 
+def test_a_sets_numbers_do_not_depend_on_the_other_sets(cells, real):
+    # More synthetic cells than the half of ``real`` that they are compared with: subsampled.
+    fresh = cells[200:].copy()
+    alone = ss.tl.evaluate(real, {"fresh": fresh}, groupby="cell_type", metrics=FAST)
+    beside = ss.tl.evaluate(
+        real, {"copy": real.copy(), "fresh": fresh}, groupby="cell_type", metrics=FAST
+    )
+    pd.testing.assert_frame_equal(alone.loc[["fresh"]], beside.loc[["fresh"]])
+
+
 def test_genes_are_matched_by_name(real, fresh):
     shuffled = fresh[:, fresh.var_names[::-1]].copy()
     extra = ad.AnnData(

@@ -155,7 +155,8 @@ def evaluate(
             raise ValueError(
                 f"synthetic set {name!r} has {adata.n_obs} cells, fewer than k + 1 = {k + 1}"
             )
-        take = _subsample(adata.n_obs, half, rng)
+        # A generator of its own per set: a set's numbers do not depend on the others compared.
+        take = _subsample(adata.n_obs, half, np.random.default_rng([seed, 1]))
         candidates.append(
             (name, counts[take], _take(labels_of(adata, groupby, name), take), everyone)
         )
