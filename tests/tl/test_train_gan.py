@@ -178,7 +178,8 @@ def test_training_leaves_the_rest_of_adata_unchanged():
         ({"layer": "counts"}, KeyError, "layer='counts'"),
         ({"n_critc": 5}, TypeError, "n_critc"),
         ({"n_critic": 0}, ValueError, "n_critic"),
-        ({"ema_decay": 1.0}, ValueError, r"`ema_decay` must be at least 0 and below 1"),
+        ({"ema_decay": 1.0}, ValueError, r"`ema_decay` must be a number at least 0 and below 1"),
+        ({"ema_decay": "high"}, ValueError, r"`ema_decay` must be a number.*'high'"),
     ],
 )
 def test_bad_arguments_fail_with_adata_unchanged(kwargs, error, match):

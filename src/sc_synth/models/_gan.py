@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import torch
@@ -413,9 +414,10 @@ class GANTrainingPlan(TrainingPlan):
             raise ValueError(f"`n_critic` must be at least 1, got {n_critic!r}.")
         self.betas = tuple(defaults["betas"] if betas is None else betas)
         self.amsgrad = amsgrad
-        self.ema_decay = float(defaults["ema_decay"] if ema_decay is None else ema_decay)
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"`ema_decay` must be at least 0 and below 1, got {ema_decay!r}.")
+        decay = defaults["ema_decay"] if ema_decay is None else ema_decay
+        if isinstance(decay, bool) or not isinstance(decay, Real) or not 0 <= decay < 1:
+            raise ValueError(f"`ema_decay` must be a number at least 0 and below 1, got {decay!r}.")
+        self.ema_decay = float(decay)
         self.generator_average = None
         if self.ema_decay:
             # A frozen copy: no optimiser or gradient synchronisation between devices sees it.
