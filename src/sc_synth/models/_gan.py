@@ -153,8 +153,8 @@ class GANModule(BaseModuleClass):
     drawn, not generated: independent per gene, it cannot come from a few noise dimensions, and
     without it generated profiles lie off the manifold of real cells, whose low counts make them
     sparse and discrete; a generator that makes it up from its noise inputs spreads cells along
-    a few directions instead. Gradients pass the Poisson draw as if the counts were their expectation
-    (straight-through) and the gamma draw by reparameterisation.
+    a few directions instead. Gradients pass the Poisson draw as if the counts were their
+    expectation (straight-through) and the gamma draw by reparameterisation.
     :meth:`start_at_data` starts the generator at a negative binomial per label and batch.
 
     Parameters
@@ -291,9 +291,9 @@ class GANModule(BaseModuleClass):
         label a method-of-moments fit of a negative binomial within each of its batches, on
         counts scaled to the mean library size, net of the Poisson noise that scaling shallow
         cells up inflates, and shrunk towards the fit over all labels by a prior worth
-        :data:`_THETA_PRIOR_CELLS` cells. The output weights shrink by :data:`_OUTPUT_INIT_SCALE`. Training then
-        starts from a negative binomial per condition instead of random profiles, and the
-        critic only has to teach the variation beyond it.
+        :data:`_THETA_PRIOR_CELLS` cells. The output weights shrink by
+        :data:`_OUTPUT_INIT_SCALE`. Training then starts from a negative binomial per condition
+        instead of random profiles, and the critic only has to teach the variation beyond it.
 
         Parameters
         ----------

@@ -276,15 +276,16 @@ def train_gan(
     -------
     Nothing; writes ``adata.uns[key_added]``, a dict of plain values and arrays that
     :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"gan"``), ``sc_synth_version``,
-    ``record_version``, ``init_params`` (module arguments, among them ``loss``, ``target_sum``
-    and the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
-    ``amsgrad``, ``ema_decay`` as used, and the steps taken), ``setup`` (layer, keys, var_names), ``conditions`` (label and batch
-    order, cells and log-normal library sizes per label and batch), ``weights`` (generator and
-    critic state dict as arrays) and ``history`` (per epoch: ``critic_loss_train``,
-    ``generator_loss_train`` (for epochs with a generator step), ``precision_train`` and ``recall_train`` of generated against real
-    cells within minibatches, for ``"wgan-gp"`` ``wasserstein_train`` and
-    ``gradient_penalty_train``, and with ``train_size < 1`` ``precision_validation`` and
-    ``recall_validation`` against the held-out cells). Nothing else in ``adata`` changes; a failed call changes nothing.
+    ``record_version``, ``init_params`` (module arguments, among them ``loss``, ``target_sum`` and
+    the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
+    ``amsgrad``, ``ema_decay`` as used, and the steps taken), ``setup`` (layer, keys, var_names),
+    ``conditions`` (label and batch order, cells and log-normal library sizes per label and batch),
+    ``weights`` (generator and critic state dict as arrays) and ``history`` (per epoch:
+    ``critic_loss_train``, ``generator_loss_train`` (for epochs with a generator step),
+    ``precision_train`` and ``recall_train`` of generated against real cells within minibatches, for
+    ``"wgan-gp"`` ``wasserstein_train`` and ``gradient_penalty_train``, and with ``train_size < 1``
+    ``precision_validation`` and ``recall_validation`` against the held-out cells). Nothing else in
+    ``adata`` changes; a failed call changes nothing.
     """
     check_loss(loss)
     module_kwargs, train_kwargs = _split_kwargs(kwargs, GAN_MODULE_OPTIONS + GAN_PLAN_OPTIONS)
