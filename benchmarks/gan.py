@@ -69,9 +69,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    accelerators = args.accelerators
     print(f"torch threads: {torch.get_num_threads()}")
-    for accelerator in accelerators:
+    for accelerator in args.accelerators:
         for loss in ("wgan-gp", "vanilla"):
             rate = step_rate(loss, accelerator, args.repeats, args.epochs)
             print(f"{accelerator} {loss}: {rate:.1f} generator steps/s (median of {args.repeats})")

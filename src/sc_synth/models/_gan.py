@@ -494,18 +494,10 @@ class GANTrainingPlan(TrainingPlan):
                 self.generator_average.update_parameters(module.generator)
             self._accumulate({"generator_loss_train": generator.loss}, n)
 
-    @torch.no_grad()
     def on_train_end(self):
         """Give the generator its averaged weights (and batch-norm statistics)."""
         if self.generator_average is not None and self.generator_average.n_averaged > 0:
-            average = self.generator_average.module
-            live = self.module.generator
-            for target, source in zip(
-                [*live.parameters(), *live.buffers()],
-                [*average.parameters(), *average.buffers()],
-                strict=True,
-            ):
-                target.copy_(source)
+            self.module.generator.load_state_dict(self.generator_average.module.state_dict())
 
     @torch.no_grad()
     def validation_step(self, batch, batch_idx):
