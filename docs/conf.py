@@ -35,11 +35,16 @@ _here = Path(__file__).parent
 for _notebook in sorted((_here.parent / "tutorials").glob("*.ipynb")):
     shutil.copy2(_notebook, _here / "tutorials" / _notebook.name)
 
+# autosummary's stubs are build output: written afresh each build, so none outlives its function.
+shutil.rmtree(_here / "generated", ignore_errors=True)
+
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 # Tutorials execute in CI through pytest; the docs render their stored outputs.
 nb_execution_mode = "off"
 
-source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+# autosummary writes its reST stubs with the first suffix here whose parser it takes for reST, and it
+# looks parsers up by suffix, so a leading ".md" would get reST stubs rendered as Markdown text.
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 
