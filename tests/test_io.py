@@ -1,3 +1,6 @@
+import os
+import stat
+
 import anndata as ad
 import numpy as np
 import pytest
@@ -25,3 +28,19 @@ def test_failed_write_keeps_the_old_file_and_no_partial_one(tmp_path):
         interrupted_write()
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+@pytest.fixture(params=[0o022, 0o077])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_files_get_the_mode_the_umask_allows(tmp_path, umask):
+    with atomic_path(tmp_path / "report.md") as tmp:
+        tmp.write_text("text")
+    write_h5ad(ad.AnnData(np.ones((2, 3), dtype=np.float32)), tmp_path / "x.h5ad")
+    expected = 0o666 & ~umask
+    for name in ("report.md", "x.h5ad"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected, name
