@@ -1,6 +1,7 @@
 import numpy as np
 from conftest import make_counts
 
+import sc_synth as ss
 from sc_synth.tl._baseline import nb_per_label
 
 
@@ -20,3 +21,42 @@ def test_nb_per_label_keeps_labels_profiles_and_is_seeded():
         assert abs(drawn[rows].sum() / adata.X[rows].sum() - 1) < 0.1
     assert (nb_per_label(adata.X, labels, seed=0) != drawn).nnz == 0
     assert (nb_per_label(adata.X, labels, seed=1) != drawn).nnz > 0
+
+
+def _per_batch_profile_corr(real, drawn, batches):
+    """Per batch: correlation over genes of the log mean counts of drawn and real cells."""
+    out = []
+    for batch in np.unique(batches):
+        rows = batches == batch
+        mean_real = np.log1p(np.asarray(real[rows].mean(axis=0)).ravel())
+        mean_drawn = np.log1p(np.asarray(drawn[rows].mean(axis=0)).ravel())
+        out.append(np.corrcoef(mean_real, mean_drawn)[0, 1])
+    return np.array(out)
+
+
+def test_nb_per_label_and_batch_matches_each_batch():
+    adata = ss.pp.simulate(
+        n_cells=800, n_genes=300, batch_cells=[400, 400], group_prob=[0.5, 0.5], lib_loc=8.3,
+        batch_fac_loc=0.5, batch_fac_scale=0.5,
+    )  # fmt: skip
+    labels = adata.obs["group"].astype(str).to_numpy()
+    batches = adata.obs["batch"].astype(str).to_numpy()
+    blind = _per_batch_profile_corr(adata.X, nb_per_label(adata.X, labels, 0), batches)
+    aware = _per_batch_profile_corr(adata.X, nb_per_label(adata.X, labels, 0, batches), batches)
+    # each batch scales every gene by a factor of its own; blind draws average the two batches
+    assert (aware > 0.999).all()
+    assert (blind < 0.98).all()
+
+
+def test_tiny_label_batch_draws_from_its_label():
+    adata = make_counts(n_cells=300, seed=4)
+    labels = adata.obs["cell_type"].astype(str).to_numpy()
+    batches = np.where(np.arange(300) < 297, "batch_0", "batch_1")
+    deep = adata.X.copy().tolil()
+    deep[297:] = deep[297:] * 20  # three cells of batch_1 with 20 times the counts
+    deep = deep.tocsr()
+    drawn = nb_per_label(deep, labels, 0, batches)
+    assert (nb_per_label(deep, labels, 0, batches) != drawn).nnz == 0
+    # too few to fit on their own, they draw library sizes from all cells of their labels
+    assert drawn[297:].sum() < 0.5 * deep[297:].sum()
+    assert abs(drawn[:297].sum() / deep[:297].sum() - 1) < 0.1

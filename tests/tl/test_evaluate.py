@@ -31,11 +31,14 @@ def test_all_metrics_flag_a_copied_training_set(real, fresh):
     assert df.index.tolist() == ["real (reference)", "fresh", "copy"]
     assert df["group"].tolist() == ["all"] * 3
     assert list(df.columns) == [
-        "synthetic", "group", "n_cells", "precision", "recall", "density", "coverage",
-        "classifier_auc", "mmd", "gene_mean_corr", "gene_var_corr", "gene_zero_frac_corr",
-        "library_size_ks", "dcr_ratio", "copy_fraction",
+        "synthetic", "group", "n_real", "n_synthetic", "n_cells", "k", "precision", "recall",
+        "precision_ci_low", "precision_ci_high", "recall_ci_low", "recall_ci_high", "density",
+        "coverage", "classifier_auc", "mmd", "gene_mean_corr", "gene_var_corr",
+        "gene_zero_frac_corr", "library_size_ks", "dcr_ratio", "copy_fraction", "note",
     ]  # fmt: skip
     assert df["n_cells"].tolist() == [150, 150, 150]
+    assert df["k"].tolist() == [5, 5, 5]
+    assert df["note"].tolist() == ["", "", ""]
     assert df[["precision", "recall", "coverage"]].stack().between(0, 1).all()
     # fresh cells score like the held-out real half; copies of training cells are flagged
     for column in ("precision", "recall", "classifier_auc"):
@@ -193,3 +196,98 @@ def test_torch_thread_count_survives_evaluate(counts_adata):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.fixture
+def with_rare_labels(cells):
+    """``cells`` with type_2 cut to 18 cells and two type_0 cells relabelled ``"tiny"``."""
+    type_2 = (cells.obs["cell_type"] == "type_2").to_numpy()
+    keep = ~type_2
+    for start in (0, 300):  # 9 type_2 cells in each of real and fresh
+        keep[start + np.flatnonzero(type_2[start : start + 300])[:9]] = True
+    cells = cells[keep].copy()
+    cells.obs["cell_type"] = cells.obs["cell_type"].astype(str)
+    for index in (cells.obs_names[0], cells.obs_names[len(cells) // 2]):
+        cells.obs.loc[index, "cell_type"] = "tiny"
+    half = len(cells) // 2
+    return cells[:half].copy(), cells[half:].copy()
+
+
+def test_rare_labels_get_numbers_with_their_uncertainty(with_rare_labels):
+    real, fresh = with_rare_labels
+    assert (real.obs["cell_type"] == "type_2").sum() == 9
+    with pytest.warns(UserWarning, match=r"metrics NaN .*real \(reference\) \| tiny"):
+        df = ss.tl.evaluate(real, fresh, groupby="cell_type", metrics="precision_recall")
+    rare = df.loc["real (reference) | type_2"]
+    # the split deals every label evenly to the two halves
+    assert sorted([rare["n_real"], rare["n_synthetic"]]) == [4, 5]
+    assert rare["n_cells"] == 4
+    assert rare["k"] == 3
+    assert "k lowered to 3" in rare["note"]
+    for row in df[df["group"] == "type_2"].itertuples():
+        assert row.precision_ci_low <= row.precision <= row.precision_ci_high
+        assert row.recall_ci_low <= row.recall <= row.recall_ci_high
+    width = df["precision_ci_high"] - df["precision_ci_low"]
+    assert width["synthetic | type_2"] > 2 * width["synthetic | type_0"]
+    common = df.loc["synthetic | type_0"]
+    assert common["k"] == 5
+    assert common["note"] == ""
+    tiny = df[df["group"] == "tiny"]
+    assert len(tiny) == 3
+    assert tiny["precision"].isna().all()
+    assert tiny["k"].isna().all()
+    assert tiny["note"].str.contains("too few cells").all()
+    assert (tiny["n_real"] + tiny["n_synthetic"] <= 2).all()
+
+
+def test_a_set_of_some_labels_is_compared_with_those_labels_only(real, fresh):
+    one = fresh[fresh.obs["cell_type"] == "type_1"].copy()
+    like = ss.tl.evaluate(real, one, groupby="cell_type", metrics="precision_recall")
+    assert like["group"].tolist() == ["all", "type_1"] * 3
+    n_type_1 = like.loc["real (reference) | type_1", "n_real"]
+    assert like.loc["synthetic", "n_real"] == n_type_1
+    assert like.loc["real (reference)", "n_real"] == n_type_1
+    assert like.loc["synthetic", "note"] == (
+        "real cells of the labels in this set only, not of type_0, type_2"
+    )
+    # the "all" row holds just the one label's cells
+    pd.testing.assert_series_equal(
+        like.iloc[4, 2:-1], like.iloc[5, 2:-1], check_names=False, check_dtype=False
+    )
+    # against all real cells, the one label would read as a collapse of the other two
+    blind = ss.tl.evaluate(real, one, metrics="precision_recall")
+    assert blind.loc["synthetic", "recall"] < 0.35
+    assert like.loc["synthetic", "recall"] > 0.5
+    with pytest.warns(UserWarning, match="hold different labels"):
+        both = ss.tl.evaluate(
+            real, {"one": one, "fresh": fresh}, groupby="cell_type", metrics="precision_recall"
+        )
+    assert both.loc["fresh | type_0", "n_synthetic"] > 30
+    assert both.loc["one | type_0", "n_synthetic"] == 0
+    assert both.loc["one | type_0", "note"] == "no cells of this label in the compared set"
+    assert both.loc["fresh", "n_real"] == 150
+
+
+def test_baseline_fitted_per_batch_on_batched_data():
+    adata = ss.pp.simulate(
+        n_cells=800, n_genes=300, batch_cells=[400, 400], group_prob=[0.5, 0.5], lib_loc=8.3,
+        batch_fac_loc=0.5, batch_fac_scale=0.5,
+    )  # fmt: skip
+    rows = ["real (reference)", "baseline (NB per label)"]
+    kwargs = {"groupby": "group", "metrics": "precision_recall"}
+    blind = ss.tl.evaluate(adata, adata.copy(), **kwargs).loc[rows]
+    aware = ss.tl.evaluate(adata, adata.copy(), batch_key="batch", **kwargs).loc[rows]
+    # blind to batches, the baseline draws cells between the batches, off the real manifold
+    assert blind.loc[rows[1], ["precision", "recall"]].max() < 0.2
+    assert (aware.loc[rows[1], ["precision", "recall"]] > 0.6).all()
+    assert aware.loc[rows[1], "recall"] > aware.loc[rows[0], "recall"] - 0.15
+    with pytest.raises(KeyError, match="batch_key column 'lane' is missing from real.obs"):
+        ss.tl.evaluate(adata, adata, batch_key="lane", **kwargs)
+
+
+def test_label_rows_write_to_h5ad(with_rare_labels, tmp_path):
+    real, fresh = with_rare_labels
+    with pytest.warns(UserWarning, match="metrics NaN"):
+        df = ss.tl.evaluate(real, fresh, groupby="cell_type", metrics=["precision_recall", "mmd"])
+    real.write_h5ad(tmp_path / "real.h5ad")
+    pd.testing.assert_frame_equal(ad.read_h5ad(tmp_path / "real.h5ad").uns["evaluation"], df)

@@ -1,19 +1,28 @@
-"""The evaluation floor: independent negative binomials per label, fitted by moments."""
+"""The evaluation floor: independent negative binomials per label (and batch), fitted by moments."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 _CHUNK = 4096  # cells drawn at once, to bound memory on large data
+# A label x batch combination with fewer cells is fitted on its label's cells of all batches:
+# moment dispersions from a handful of cells are noise.
+MIN_CELLS_PER_BATCH = 10
 
 
-def nb_per_label(counts, labels: np.ndarray, seed: int) -> sparse.csr_matrix:
+def nb_per_label(
+    counts, labels: np.ndarray, seed: int, batches: np.ndarray | None = None
+) -> sparse.csr_matrix:
     """Draw one cell per input cell, with its label, from a negative binomial fitted to that label.
 
-    Per label: one pooled expression profile (gene share of the label's total counts), a per-gene
-    dispersion from the moments of the counts around ``profile * library size``, and library sizes
-    resampled from the label's cells. Genes are independent given the library size.
+    Per label (per label and batch with ``batches``): one pooled expression profile (gene share
+    of the cells' total counts), a per-gene dispersion from the moments of the counts around
+    ``profile * library size``, and library sizes resampled from the same cells. Genes are
+    independent given the library size. A label x batch combination with fewer than
+    ``MIN_CELLS_PER_BATCH`` cells draws from the fit to all cells of its label, whatever their
+    batch.
 
     Parameters
     ----------
@@ -23,28 +32,51 @@ def nb_per_label(counts, labels: np.ndarray, seed: int) -> sparse.csr_matrix:
         One label per cell.
     seed
         Seed of the draws.
+    batches
+        One batch per cell, or ``None`` to ignore batches.
 
     Returns
     -------
-    Cells x genes counts (``float32`` CSR) in the input's cell order.
+    Cells x genes counts (``float32`` CSR) in the input's cell order; each drawn cell has the label
+    (and batch) of the input cell in its place.
     """
     rng = np.random.default_rng(seed)
     counts = sparse.csr_matrix(counts, dtype=np.float64)
+    labels = np.asarray(labels)
     blocks, order = [], []
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
-        x = counts[rows].toarray()
-        library = x.sum(axis=1)
-        profile = x.sum(axis=0) / max(library.sum(), 1.0)
-        mu = np.outer(library, profile)
-        # NB variance mu + phi mu^2: phi by moments, clipped at 0 (Poisson) where counts underdisperse
-        excess = ((x - mu) ** 2 - mu).sum(axis=0)
-        phi = np.maximum(excess / np.maximum((mu**2).sum(axis=0), 1e-300), 0.0)
-        for start in range(0, len(rows), _CHUNK):
-            n = min(_CHUNK, len(rows) - start)
-            mean = np.outer(rng.choice(library, n, replace=True), profile)
-            rate = np.where(phi > 0, rng.gamma(1.0 / np.where(phi > 0, phi, 1.0), mean * phi), mean)
-            blocks.append(sparse.csr_matrix(rng.poisson(rate).astype(np.float32)))
-            order.append(rows[start : start + n])
+        if batches is None:
+            fits = [(rows, rows)]
+        else:
+            batch_of = pd.Series(np.asarray(batches)[rows])
+            sizes = batch_of.value_counts()
+            small = batch_of.isin(sizes.index[sizes < MIN_CELLS_PER_BATCH]).to_numpy()
+            fits = [
+                (rows[(batch_of == batch).to_numpy()],) * 2
+                for batch in sorted(sizes.index[sizes >= MIN_CELLS_PER_BATCH])
+            ]
+            if small.any():
+                fits.append((rows, rows[small]))
+        for fitted, drawn in fits:
+            blocks += _draw(counts[fitted].toarray(), len(drawn), rng)
+            order.append(drawn)
     drawn = sparse.vstack(blocks, format="csr")
     return drawn[np.argsort(np.concatenate(order))]
+
+
+def _draw(x: np.ndarray, n: int, rng: np.random.Generator) -> list[sparse.csr_matrix]:
+    """``n`` cells from independent negative binomials fitted by moments to the cells ``x``."""
+    library = x.sum(axis=1)
+    profile = x.sum(axis=0) / max(library.sum(), 1.0)
+    mu = np.outer(library, profile)
+    # NB variance mu + phi mu^2: phi by moments, clipped at 0 (Poisson) where counts underdisperse
+    excess = ((x - mu) ** 2 - mu).sum(axis=0)
+    phi = np.maximum(excess / np.maximum((mu**2).sum(axis=0), 1e-300), 0.0)
+    blocks = []
+    for start in range(0, n, _CHUNK):
+        size = min(_CHUNK, n - start)
+        mean = np.outer(rng.choice(library, size, replace=True), profile)
+        rate = np.where(phi > 0, rng.gamma(1.0 / np.where(phi > 0, phi, 1.0), mean * phi), mean)
+        blocks.append(sparse.csr_matrix(rng.poisson(rate).astype(np.float32)))
+    return blocks

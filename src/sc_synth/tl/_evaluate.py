@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 from anndata import AnnData
-from scipy import sparse
+from scanpy import logging as logg
+from scipy import sparse, stats
 
 from .._threads import keeps_torch_threads
 from . import _metrics
@@ -29,14 +30,28 @@ METRICS = (
 REFERENCE = "real (reference)"
 BASELINE = "baseline (NB per label)"
 ALL = "all"
+# A row needs this many cells per side; its k is lowered to n - 1 where it has fewer than k + 1,
+# so the smallest neighbourhood is 2 (with 1 the balls reach just the nearest cell, and
+# precision and recall measure little more than whether cells come in pairs).
+MIN_CELLS = 3
+CONFIDENCE = 0.95
+_TOO_FEW = "too few cells"
 _COLUMNS = {
-    "precision_recall": ["precision", "recall"],
+    "precision_recall": [
+        "precision",
+        "recall",
+        "precision_ci_low",
+        "precision_ci_high",
+        "recall_ci_low",
+        "recall_ci_high",
+    ],  # fmt: skip
     "density_coverage": ["density", "coverage"],
     "classifier_auc": ["classifier_auc"],
     "mmd": ["mmd"],
     "gene_stats": ["gene_mean_corr", "gene_var_corr", "gene_zero_frac_corr", "library_size_ks"],
     "memorization": ["dcr_ratio", "copy_fraction"],
 }
+_SIZES = ["n_real", "n_synthetic", "n_cells", "k"]
 
 
 @keeps_torch_threads
@@ -45,6 +60,7 @@ def evaluate(
     synthetic: AnnData | Mapping[str, AnnData],
     *,
     groupby: str | None = None,
+    batch_key: str | None = None,
     metrics: str | Sequence[str] | None = None,
     k: int = 5,
     n_pcs: int = 30,
@@ -53,12 +69,19 @@ def evaluate(
 ) -> pd.DataFrame:
     """Judge how real synthetic cells are.
 
-    The real cells are shuffled with ``seed`` and split into two halves, A and B. Every synthetic
-    set is compared with half A, after both are subsampled (with ``seed``) to the same number of
-    cells. Two more rows frame the numbers: ``"real (reference)"`` compares half A with half B
-    (the ceiling: what a perfect generator reaches on this data) and, with ``groupby``,
-    ``"baseline (NB per label)"`` compares half A with cells drawn from independent negative
-    binomials per label fitted on half B (the floor a learned generator must clear).
+    The real cells are shuffled with ``seed`` and split into two halves, A and B (within every
+    label, and batch, when ``groupby`` and ``batch_key`` are given, so that each half holds
+    half of every label). Every synthetic set is compared with half A, after both are subsampled
+    (with ``seed``) to the same number of cells. Two more rows frame the numbers:
+    ``"real (reference)"`` compares half A with half B (the ceiling: what a perfect generator
+    reaches on this data) and, with ``groupby``, ``"baseline (NB per label)"`` compares half A
+    with cells drawn from independent negative binomials per label (per label and batch with
+    ``batch_key``) fitted on half B (the floor a learned generator must clear).
+
+    With ``groupby``, like is compared with like: a synthetic set holding only some of the labels
+    of ``real`` (say 500 cells of one rare type) is compared with the real cells of those labels
+    only. Its ``"all"`` row says so in ``note`` and an info line is logged; the reference and
+    baseline rows then use the real cells of the labels present in any synthetic set.
 
     Each comparison has its own shared space: counts scaled to 10,000 per cell, ``log1p``, and a
     PCA fitted on the two compared sets *together*, each cell once (cells a PCA was fitted on
@@ -76,6 +99,11 @@ def evaluate(
     groupby
         Column of ``obs`` (in ``real`` and every synthetic set) with cell labels: adds one row
         per label and the baseline row.
+    batch_key
+        Column of ``real.obs`` with batches: the split into halves keeps half of every label and
+        batch on each side, and the baseline is fitted per label and batch (a label x batch
+        with fewer than 10 cells draws from its label's fit over all batches). ``None`` ignores
+        batches.
     metrics
         Metric families to compute; ``None`` for all:
 
@@ -83,6 +111,10 @@ def evaluate(
             ``precision``: share of compared cells inside the real manifold (the union of real
             cells' balls reaching their ``k``-th nearest real neighbour); ``recall``: share of real
             cells inside the compared cells' manifold (Kynkäänniemi et al. 2019).
+            ``precision_ci_low`` / ``precision_ci_high`` and ``recall_ci_low`` /
+            ``recall_ci_high``: 95 % Wilson score interval of each as a binomial proportion of
+            ``n_cells`` cells (the spread from drawing the cells, given the manifold they are
+            tested against).
         ``"density_coverage"``
             ``density``: mean number of real balls holding a compared cell, divided by ``k``
             (about 1 when alike, above 1 when crowding dense regions); ``coverage``: share of real
@@ -106,7 +138,8 @@ def evaluate(
             cell to its nearest other training cell: about 1 for fresh cells, toward 0 for copies;
             ``copy_fraction``: share of compared cells sitting on a training cell.
     k
-        Neighbourhood size of the precision, recall, density and coverage balls.
+        Neighbourhood size of the precision, recall, density and coverage balls. A row with
+        fewer than ``k + 1`` cells per side uses ``n_cells - 1`` instead (see Returns).
     n_pcs
         Number of principal components of the shared space.
     seed
@@ -119,10 +152,19 @@ def evaluate(
     -------
     One row per compared set, reference row first, then baseline, then the synthetic sets in
     their given order; with ``groupby`` every set has a row for all its cells (``group`` is
-    ``"all"``) followed by one row per label of ``real``. The index is the set name, or
-    ``"<name> | <label>"`` for label rows. Columns: ``synthetic`` (set name), ``group``,
-    ``n_cells`` (cells per side of the comparison) and the metric columns above. Metrics of a label
-    with fewer than ``k + 1`` cells on either side are NaN.
+    ``"all"``) followed by one row per label of ``real`` (of the labels compared, see above). The
+    index is the set name, or ``"<name> | <label>"`` for label rows. Columns:
+
+    - ``synthetic`` (set name) and ``group``;
+    - ``n_real``, ``n_synthetic``: cells of the row available in half A and in the compared set
+      (half B for the reference row, the baseline's draws for the baseline row);
+    - ``n_cells``: cells per side actually compared, the smaller of the two after subsampling;
+    - ``k``: the neighbourhood size used, ``min(k, n_cells - 1)``, so that rare labels get
+      numbers too: compare rows of one label at equal ``k``;
+    - the metric columns above;
+    - ``note``: empty, or why a row is special: a lowered ``k``, the labels an ``"all"`` row is
+      restricted to, or why its metrics are NaN. Rows with fewer than 3 cells on either side
+      (or none of the label in the set) have NaN metrics, and a warning names them.
 
     The same table is written to ``real.uns[key_added]``; nothing else of the inputs is changed.
     """
@@ -133,46 +175,66 @@ def evaluate(
     genes = shared_genes(real, sets)
     real_counts = counts_of(real, genes, "real")
     real_labels = labels_of(real, groupby, "real")
+    real_batches = labels_of(real, batch_key, "real", argument="batch_key")
+    set_labels = {name: labels_of(adata, groupby, name) for name, adata in sets.items()}
+    for name, adata in sets.items():
+        if adata.n_obs < k + 1:
+            raise ValueError(
+                f"synthetic set {name!r} has {adata.n_obs} cells, fewer than k + 1 = {k + 1}"
+            )
 
-    rng = np.random.default_rng(seed)
     half = real.n_obs // 2
     if half < k + 1:
         raise ValueError(
             f"real has {real.n_obs} cells: at least {2 * (k + 1)} are needed to split it into two "
             f"halves of k + 1 = {k + 1}"
         )
-    order = rng.permutation(real.n_obs)
-    half_a, half_b = order[:half], order[half : 2 * half]
+    half_a, half_b = _split(
+        real.n_obs, (real_labels, real_batches), half, np.random.default_rng(seed)
+    )
     everyone = np.arange(real.n_obs)
 
-    candidates = [(REFERENCE, real_counts[half_b], _take(real_labels, half_b), half_a)]
+    every = None if real_labels is None else list(pd.unique(real_labels))
+    covered = _covered_labels(every, set_labels)
+    # the reference and baseline compare the real cells of every label some synthetic set holds
+    union = None
+    if covered:
+        union = [g for g in every if any(g in covered.get(name, every) for name in sets)]
+        union = None if len(union) == len(every) else union
+    b = half_b if union is None else half_b[np.isin(real_labels[half_b], union)]
+    candidates = [(REFERENCE, real_counts[b], _take(real_labels, b), half_a, union)]
     if groupby is not None:
-        drawn = nb_per_label(real_counts[half_b], real_labels[half_b], seed)
-        candidates.append((BASELINE, drawn, real_labels[half_b], half_b))
+        drawn = nb_per_label(real_counts[b], real_labels[b], seed, _take(real_batches, b))
+        candidates.append((BASELINE, drawn, real_labels[b], half_b, union))
     for name, adata in sets.items():
-        counts = counts_of(adata, genes, name)
-        if adata.n_obs < k + 1:
-            raise ValueError(
-                f"synthetic set {name!r} has {adata.n_obs} cells, fewer than k + 1 = {k + 1}"
-            )
+        compared = covered.get(name)
+        size = half if compared is None else int(np.isin(real_labels[half_a], compared).sum())
         # A generator of its own per set: a set's numbers do not depend on the others compared.
-        take = _subsample(adata.n_obs, half, np.random.default_rng([seed, 1]))
-        candidates.append(
-            (name, counts[take], _take(labels_of(adata, groupby, name), take), everyone)
-        )
+        take = _subsample(adata.n_obs, size, np.random.default_rng([seed, 1]))
+        counts = counts_of(adata, genes, name)[take]
+        candidates.append((name, counts, _take(set_labels[name], take), everyone, compared))
 
     rows = []
-    for name, counts, labels, train in candidates:
+    for name, counts, labels, train, compared in candidates:
+        a, note = half_a, ""
+        if compared is not None:
+            a = half_a[np.isin(real_labels[half_a], compared)]
+            missing = [g for g in every if g not in compared]
+            note = f"real cells of the labels in this set only, not of {', '.join(missing)}"
         rows += _compare(
-            name, real_counts, real_labels, half_a, counts, labels, train,
+            name, real_counts, real_labels, a, counts, labels, train,
+            labels_compared=every if union is None else union, held=compared, note=note,
             families=families, k=k, n_pcs=n_pcs, seed=seed,
         )  # fmt: skip
     columns = [c for family in families for c in _COLUMNS[family]]
-    table = pd.DataFrame(rows, columns=["synthetic", "group", "n_cells", *columns])
+    table = pd.DataFrame(rows, columns=["synthetic", "group", *_SIZES, *columns, "note"])
+    table[_SIZES] = table[_SIZES].astype("Int64")
+    table["note"] = table["note"].fillna("")
     table.index = [
         s if g == ALL else f"{s} | {g}"
         for s, g in zip(table["synthetic"], table["group"], strict=True)
     ]
+    _warn_too_small(table)
     real.uns[key_added] = table.copy()
     return table
 
@@ -195,6 +257,64 @@ def _take(labels: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
 
 def _subsample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= size else np.sort(rng.choice(n, size, replace=False))
+
+
+def _split(
+    n: int, keys: tuple, half: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint halves of ``half`` cells each, in random order, stratified by ``keys``.
+
+    With labels (or batches), the cells of every stratum are dealt alternately to A and B, and
+    the deal runs on across strata, so each stratum splits as evenly as its size allows and odd
+    strata give their extra cell to A and B in turn. A plain random split hands a label of 13
+    cells 9 and 4 now and then, and leaves one of its rows too small.
+    """
+    keys = [key for key in keys if key is not None]
+    order = rng.permutation(n)
+    if not keys:
+        return order[:half], order[half : 2 * half]
+    stratum = pd.MultiIndex.from_arrays(keys).factorize()[0]
+    dealt = order[np.argsort(stratum[order], kind="stable")]
+    return rng.permutation(dealt[0::2])[:half], rng.permutation(dealt[1::2])[:half]
+
+
+def _covered_labels(every: list[str] | None, set_labels: dict) -> dict[str, list[str]]:
+    """Return the labels of ``real`` held by each set that lacks some; log and warn about them."""
+    if every is None:
+        return {}
+    covered = {}
+    for name, labels in set_labels.items():
+        present = [g for g in every if g in set(labels)]
+        if len(present) < len(every):
+            covered[name] = present
+            logg.info(
+                f"evaluate: {name!r} holds {len(present)} of the {len(every)} labels of real; it "
+                "is compared with the real cells of those labels only"
+            )
+    if len({tuple(covered.get(name, every)) for name in set_labels}) > 1:
+        warnings.warn(
+            "the synthetic sets hold different labels, so their 'all' rows compare with different "
+            "real cells; compare them label by label",
+            UserWarning,
+            stacklevel=4,
+        )
+    return covered
+
+
+def _warn_too_small(table: pd.DataFrame) -> None:
+    small = table.index[table["note"].str.contains(_TOO_FEW, regex=False)]
+    if len(small):
+        warnings.warn(
+            f"fewer than {MIN_CELLS} cells on a side, metrics NaN (see the note column): "
+            + ", ".join(small),
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _wilson(share: float, n: int) -> tuple[float, float]:
+    interval = stats.binomtest(round(share * n), n).proportion_ci(CONFIDENCE, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def _shared_space(
@@ -235,20 +355,45 @@ class _Comparison:
     families: list[str]
     k: int
     seed: int
+    rng: np.random.Generator  # of the subsampling of label rows to equal sizes
 
-    def row(self, group: str, a: np.ndarray, cand: np.ndarray, probe: np.ndarray) -> dict:
-        """Metrics of real cells ``a`` against compared cells ``cand``."""
-        row = {"synthetic": self.name, "group": str(group), "n_cells": len(a)}
-        if min(len(a), len(cand)) < self.k + 1 or len(probe) == 0:
-            warnings.warn(
-                f"{self.name}, {group}: fewer than k + 1 = {self.k + 1} cells; its metrics are NaN",
-                UserWarning,
-                stacklevel=4,
-            )
-            return row
+    def row(
+        self,
+        group: str,
+        a: np.ndarray,
+        cand: np.ndarray,
+        probe: np.ndarray,
+        note: str = "",
+        *,
+        absent: bool = False,
+    ) -> dict:
+        """Metrics of real cells ``a`` against compared cells ``cand``.
+
+        ``a`` and ``cand`` are the cells available on each side (``n_real``, ``n_synthetic``);
+        the larger side is subsampled to the size of the smaller. ``absent`` says the compared
+        set holds no cell of the label at all.
+        """
+        row = {"synthetic": self.name, "group": str(group), "n_real": len(a)}
+        row["n_synthetic"] = len(cand)
+        n = min(len(a), len(cand))
+        a, cand = a[_subsample(len(a), n, self.rng)], cand[_subsample(len(cand), n, self.rng)]
+        row["n_cells"] = n
+        notes = [note] if note else []
+        if absent:
+            return row | {"note": "; ".join([*notes, "no cells of this label in the compared set"])}
+        if n < MIN_CELLS:
+            notes.append(f"{_TOO_FEW}: at least {MIN_CELLS} per side are needed")
+            return row | {"note": "; ".join(notes)}
+        # a smaller neighbourhood keeps rare labels measurable; the row records it
+        k = min(self.k, n - 1)
+        row["k"] = k
+        if k < self.k:
+            notes.append(f"k lowered to {k}: {n} cells per side")
         xa, xc = self.x_real[a], self.x_cand[cand]
         if "precision_recall" in self.families or "density_coverage" in self.families:
-            row.update(prdc(xa, xc, self.k))
+            row.update(prdc(xa, xc, k))
+            for share in ("precision", "recall"):
+                row[f"{share}_ci_low"], row[f"{share}_ci_high"] = _wilson(row[share], n)
         if "classifier_auc" in self.families:
             row["classifier_auc"] = _metrics.classifier_auc(xa, xc, self.seed)
         if "mmd" in self.families:
@@ -257,28 +402,33 @@ class _Comparison:
             row.update(_metrics.gene_stats(self.real_counts[a], self.counts[cand]))
         if "memorization" in self.families:
             row.update(_metrics.memorization(xc, self.x_real[self.train], self.x_real[probe]))
-        return row
+        return row | {"note": "; ".join(notes)}
 
 
 def _compare(
-    name, real_counts, real_labels, half_a, counts, labels, train, *, families, k, n_pcs, seed
-) -> list[dict]:
-    # Compared sets hold at most as many cells as half A; a smaller one takes the first cells of
-    # A, which is in random order.
-    a = half_a[: counts.shape[0]]
+    name, real_counts, real_labels, a_pool, counts, labels, train, *,
+    labels_compared, held, note, families, k, n_pcs, seed,
+) -> list[dict]:  # fmt: skip
+    # Compared sets hold at most as many cells as the real cells they meet; a smaller one takes
+    # the first of them, which are in random order.
+    a = a_pool[: counts.shape[0]]
     x_real, x_cand = _shared_space(real_counts, counts, a, n_pcs, seed)
     comparison = _Comparison(
-        name, x_real, x_cand, real_counts, counts, train, families, k, seed
+        name, x_real, x_cand, real_counts, counts, train, families, k, seed,
+        np.random.default_rng(seed),
     )  # fmt: skip
     cand = np.arange(counts.shape[0])
-    rows = [comparison.row(ALL, a, cand, train)]
+    probe = train if held is None else train[np.isin(real_labels[train], held)]
+    rows = [comparison.row(ALL, a, cand, probe, note)]
     if real_labels is not None:
-        rng = np.random.default_rng(seed)
-        for group in pd.unique(real_labels):
-            a_g = a[real_labels[a] == group]
-            cand_g = cand[labels == group]
-            n = min(len(a_g), len(cand_g))
-            a_g = a_g[_subsample(len(a_g), n, rng)]
-            cand_g = cand_g[_subsample(len(cand_g), n, rng)]
-            rows.append(comparison.row(group, a_g, cand_g, train[real_labels[train] == group]))
+        for group in labels_compared:
+            rows.append(
+                comparison.row(
+                    group,
+                    a[real_labels[a] == group],
+                    cand[labels == group],
+                    train[real_labels[train] == group],
+                    absent=held is not None and group not in held,
+                )
+            )
     return rows

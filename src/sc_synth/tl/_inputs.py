@@ -59,10 +59,15 @@ def counts_of(adata: AnnData, genes: pd.Index, name: str) -> sparse.csr_matrix:
     return x
 
 
-def labels_of(adata: AnnData, groupby: str | None, name: str) -> np.ndarray | None:
-    """Return ``adata.obs[groupby]`` as strings, or ``None`` without ``groupby``."""
-    if groupby is None:
+def labels_of(
+    adata: AnnData, key: str | None, name: str, argument: str = "groupby"
+) -> np.ndarray | None:
+    """Return ``adata.obs[key]`` as strings, or ``None`` without ``key``.
+
+    ``argument`` names the parameter that passed ``key``, for the error message.
+    """
+    if key is None:
         return None
-    if groupby not in adata.obs:
-        raise KeyError(f"groupby column {groupby!r} is missing from {name}.obs")
-    return adata.obs[groupby].astype(str).to_numpy()
+    if key not in adata.obs:
+        raise KeyError(f"{argument} column {key!r} is missing from {name}.obs")
+    return adata.obs[key].astype(str).to_numpy()
