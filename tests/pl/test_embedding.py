@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import make_counts
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 
 import sc_synth as ss
 
@@ -61,6 +62,27 @@ def test_bad_arguments(pair):
     with pytest.raises(ValueError, match="2 panels need 2 Axes"):
         ss.pl.embedding(real, synthetic, color="batch", basis="pca", ax=ax, show=False)
     plt.close(fig)
+
+
+def test_palette_colours_the_label_panels_only(pair):
+    real, synthetic = pair
+    palette = ["#e41a1c", "#377eb8", "#4daf4a"]
+    origin, label = ss.pl.embedding(
+        real, {"vae": synthetic}, color="cell_type", basis="pca", palette=palette, show=False
+    )
+
+    def legend_colours(ax):
+        return [to_hex(h.get_facecolor()[0]) for h in ax.get_legend().legend_handles]
+
+    assert legend_colours(origin) == ["#000000", to_hex("tab:blue")]  # real, vae
+    assert legend_colours(label) == palette
+    plt.close("all")
+
+
+def test_real_is_not_a_set_name(pair):
+    real, synthetic = pair
+    with pytest.raises(ValueError, match="name 'real' must be a string other than"):
+        ss.pl.embedding(real, {"real": synthetic}, basis="pca", show=False)
 
 
 def test_torch_thread_count_survives_the_embedding(pair):

@@ -45,6 +45,17 @@ def test_one_point_per_set_axes_zero_to_one(table, tmp_path):
     plt.close("all")
 
 
+def test_reference_on_top_and_nothing_unexplained(table):
+    ax = ss.pl.precision_recall(table, show=False)
+    zorder = {c.get_label(): c.get_zorder() for c in ax.collections}
+    assert zorder["real (reference)"] > max(zorder[s] for s in zorder if s != "real (reference)")
+    assert ax.get_title() == "precision and recall"
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    drawn = {a.get_label() for a in [*ax.collections, *ax.lines]}
+    assert drawn == legend  # every mark on the axes is named in the legend
+    plt.close("all")
+
+
 def test_reads_anndata_and_plots_labels(table):
     adata = AnnData(obs=pd.DataFrame(index=["c0"]))
     adata.uns["judged"] = table
@@ -53,6 +64,7 @@ def test_reads_anndata_and_plots_labels(table):
     assert returned is ax
     assert sum(len(c.get_offsets()) for c in ax.collections) == 4
     assert sorted(t.get_text() for t in ax.texts) == ["B"] * 4
+    assert ax.get_title() == "precision and recall per cell_type"
     plt.close(fig)
 
 

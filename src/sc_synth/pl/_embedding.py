@@ -15,6 +15,7 @@ from scipy import sparse
 
 from .._threads import keeps_torch_threads
 from ..tl._inputs import as_sets, counts_of, shared_genes
+from ._palette import REAL, set_colors
 from ._utils import save_or_show
 
 ORIGIN = "origin"
@@ -51,7 +52,8 @@ def embedding(
         ``"synthetic"``. Genes are matched to ``real`` by name.
     color
         Columns of ``obs`` (present in every set) to colour further panels by, e.g. the cell
-        type. The first panel is always coloured by origin (``"real"`` or the set's name).
+        type. The first panel is always coloured by origin (``"real"`` or the set's name), each
+        set in the colour it has in every figure of :mod:`sc_synth.pl`.
     basis
         ``"umap"`` or ``"pca"``.
     n_pcs
@@ -59,22 +61,25 @@ def embedding(
     seed
         Seed of the PCA, the UMAP and the drawing order.
     ax
-        Axes to draw into, one per panel; a new figure when ``None``.
+        Axes to draw into, one per panel; a new figure when ``None``, laid out so that each
+        panel's legend, right of it, stays clear of the next panel.
     show
         Show the figure; ``None`` follows ``scanpy.settings.autoshow``.
     save
         Path to write the figure to; the format follows its suffix.
     **kwargs
-        Passed to :func:`scanpy.pl.embedding` (e.g. ``size``, ``palette``, ``legend_loc``).
+        Passed to :func:`scanpy.pl.embedding` (e.g. ``size``, ``legend_loc``); a ``palette``
+        colours the ``color`` panels only.
 
     Returns
     -------
-    The Axes (a list of them when there are several panels), unless the figure was shown.
+    Axes, list of Axes or None
+        The Axes (a list of them when there are several panels), unless the figure was shown.
     """
     if basis not in ("umap", "pca"):
         raise ValueError(f"basis must be 'umap' or 'pca', got {basis!r}")
     colors = [color] if isinstance(color, str) else list(color or [])
-    joint = _pool(real, as_sets(synthetic), colors)
+    joint = _pool(real, as_sets(synthetic, reserved=(REAL,)), colors)
     sc.pp.normalize_total(joint, target_sum=1e4)
     sc.pp.log1p(joint)
     sc.pp.pca(joint, n_comps=min(n_pcs, joint.n_obs - 1, joint.n_vars - 1), random_state=seed)
@@ -83,10 +88,15 @@ def embedding(
         sc.tl.umap(joint, random_state=seed)
     joint = joint[np.random.default_rng(seed).permutation(joint.n_obs)].copy()
 
+    origins = joint.obs[ORIGIN].cat.categories
+    joint.uns[f"{ORIGIN}_colors"] = list(set_colors(origins).values())
+    palette = kwargs.pop("palette", None)
+
     panels = [ORIGIN, *colors]
     axes = _axes(ax, len(panels))
     for panel, panel_ax in zip(panels, axes, strict=True):
-        sc.pl.embedding(joint, basis=basis, color=panel, ax=panel_ax, show=False, **kwargs)
+        panel_kwargs = kwargs if panel == ORIGIN else {"palette": palette, **kwargs}
+        sc.pl.embedding(joint, basis=basis, color=panel, ax=panel_ax, show=False, **panel_kwargs)
     shown = save_or_show(axes[0].figure, show=show, save=save)
     if shown:
         return None
@@ -95,7 +105,7 @@ def embedding(
 
 def _pool(real: AnnData, sets: dict[str, AnnData], colors: list[str]) -> AnnData:
     genes = shared_genes(real, sets)
-    parts = {"real": real, **sets}
+    parts = {REAL: real, **sets}
     obs = []
     for name, adata in parts.items():
         missing = [c for c in colors if c not in adata.obs]
@@ -115,7 +125,8 @@ def _pool(real: AnnData, sets: dict[str, AnnData], colors: list[str]) -> AnnData
 
 def _axes(ax, n: int) -> list[Axes]:
     if ax is None:
-        _, axes = plt.subplots(1, n, figsize=(4.5 * n, 4), squeeze=False)
+        # The tight layout, redone at each draw, makes room for the legends right of the panels.
+        _, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False, layout="tight")
         return list(axes[0])
     axes = [ax] if isinstance(ax, Axes) else list(ax)
     if len(axes) != n:
