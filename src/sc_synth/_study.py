@@ -1,37 +1,54 @@
-"""The seed study end to end: split, train generators, generate, evaluate, write a report."""
+"""The seed study end to end: split, train generators, generate, evaluate, write a report.
+
+Only light libraries load with this module. The learning stack (torch, scvi-tools, Lightning)
+loads when a study runs, so the command line can check its input first and fail in a moment.
+"""
 
 from __future__ import annotations
 
-import sys
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
+# Figures are only written to files, also on servers without a display.
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from scanpy import logging as logg
 
-from . import pl, pp, tl
+from . import pp
 from ._io import atomic_path, write_h5ad
 
-#: Generators the study can train: name → (training function, its extra arguments).
+#: Generators the study can train: name → (training function of ``sc_synth.tl``, its arguments).
 MODELS = {
-    "vae": (tl.train_vae, {}),
-    "vanilla-gan": (tl.train_gan, {"loss": "vanilla"}),
-    "wgan-gp": (tl.train_gan, {"loss": "wgan-gp"}),
+    "vae": ("train_vae", {}),
+    "vanilla-gan": ("train_gan", {"loss": "vanilla"}),
+    "wgan-gp": ("train_gan", {"loss": "wgan-gp"}),
 }
 #: Short names accepted on the command line.
 ALIASES = {"gan": "wgan-gp"}
+#: Evaluation seeds behind the spread of the cheap metrics in the report.
+REPEATS = 10
+#: Neighbourhood size of the evaluation (``tl.evaluate``'s default): a half of real cells needs
+#: ``K + 1`` cells, so the held-out cells need ``2 * (K + 1)``.
+K = 5
+# The classifier AUC is left out: its cross-validated forests take seconds per set and seed,
+# where the neighbourhood metrics and the MMD take a fraction of a second.
+_SPREAD_METRICS = ["precision_recall", "density_coverage", "mmd"]
+_SPREAD_COLUMNS = ["precision", "recall", "density", "coverage", "mmd"]
 
 
 @dataclass
 class Settings:
-    """Sizes of a study run; ``quick`` trades quality for a run of about two minutes.
+    """Sizes of a study run; ``quick`` trades quality for a run of one to two minutes.
 
     ``None`` epochs use each model's own default for the data size.
     """
@@ -47,13 +64,12 @@ class Settings:
         return cls(n_cells=600, n_genes=300, vae_epochs=150, gan_epochs=150) if quick else cls()
 
 
-def progress(message: str) -> None:
-    """One line of progress on stderr."""
-    print(f"[sc-synth] {message}", file=sys.stderr, flush=True)
-
-
 def split_halves(adata: AnnData, keys: list[str], seed: int) -> tuple[AnnData, AnnData]:
-    """Split cells into a training and a held-out half within every combination of ``keys``."""
+    """Split cells into a training and a held-out half within every combination of ``keys``.
+
+    The training half of a combination of ``n`` cells gets ``(n + 1) // 2`` of them (see
+    :func:`half_sizes`).
+    """
     rng = np.random.default_rng(seed)
     strata = (
         adata.obs[keys].astype(str).agg("|".join, axis=1)
@@ -65,6 +81,15 @@ def split_halves(adata: AnnData, keys: list[str], seed: int) -> tuple[AnnData, A
         idx = rng.permutation(np.flatnonzero(strata.to_numpy() == stratum))
         train[idx[: (len(idx) + 1) // 2]] = True
     return adata[train].copy(), adata[~train].copy()
+
+
+def half_sizes(obs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Cells per combination of ``keys`` that :func:`split_halves` puts in each half.
+
+    Returns a frame indexed by the combinations, with columns ``train`` and ``held_out``.
+    """
+    sizes = obs.groupby(keys, observed=True).size()
+    return pd.DataFrame({"train": (sizes + 1) // 2, "held_out": sizes // 2})
 
 
 def simulated_data(settings: Settings, seed: int) -> AnnData:
@@ -96,53 +121,151 @@ def run_study(
 
     Writes ``metrics.csv``, ``precision_recall.png``, ``embedding.png``,
     ``synthetic_<model>.h5ad`` and ``report.md`` into ``out``; every file through a temporary
-    name and a rename.
+    name and a rename. Progress goes to scanpy's log at the ``info`` level. Ctrl-C ends a
+    training run at its current step and raises :class:`KeyboardInterrupt`.
+
+    Returns
+    -------
+    The table of :func:`sc_synth.tl.evaluate` with ``<metric>_sd`` columns: the standard
+    deviation of the precision, recall, density, coverage and MMD over :data:`REPEATS`
+    evaluation seeds (see :func:`evaluation_spread`). ``metrics.csv`` holds the same table.
     """
+    from . import tl
+
     keys = [k for k in (labels_key, batch_key) if k]
     train, test = split_halves(adata, keys, seed)
     if layer is not None:
         train.X, test.X = train.layers[layer], test.layers[layer]
-    progress(
+    logg.info(
         f"{adata.n_obs} cells × {adata.n_vars} genes: {train.n_obs} to train, {test.n_obs} held out"
     )
     composition = test.obs.groupby(keys, observed=True).size()
+    groups = {k: int(n) for k, n in composition.items() if n > 0}
     synthetic, timings = {}, {}
     for name in models:
-        train_fn, extra = MODELS[name]
+        function, extra = MODELS[name]
         epochs = settings.vae_epochs if name == "vae" else settings.gan_epochs
-        progress(f"training {name}" + (f" for {epochs} epochs" if epochs else ""))
-        start = time.perf_counter()
-        train_fn(
-            train,
-            labels_key=labels_key,
-            batch_key=batch_key,
-            key_added=name,
-            max_epochs=epochs,
-            seed=seed,
-            **extra,
-        )
-        timings[name] = time.perf_counter() - start
-        groups = {k: int(n) for k, n in composition.items() if n > 0}
+        started = logg.info(f"training {name}" + (f" for {epochs} epochs" if epochs else ""))
+        clock = time.perf_counter()
+        with _interruptible_training() as callbacks:
+            getattr(tl, function)(
+                train,
+                labels_key=labels_key,
+                batch_key=batch_key,
+                key_added=name,
+                max_epochs=epochs,
+                seed=seed,
+                callbacks=callbacks,
+                **extra,
+            )
+        timings[name] = time.perf_counter() - clock
         synthetic[name] = tl.generate(train, name, groups=groups, seed=seed)
-        progress(
-            f"{name}: trained in {timings[name]:.0f} s, generated {synthetic[name].n_obs} cells"
-        )
+        logg.info(f"    finished: generated {synthetic[name].n_obs} cells", time=started)
         write_h5ad(synthetic[name], out / f"synthetic_{name}.h5ad")
 
-    progress("evaluating against the held-out cells")
+    started = logg.info(
+        f"evaluating against the held-out cells, with {REPEATS} seeds for the spread"
+    )
     table = tl.evaluate(test, synthetic, groupby=labels_key, seed=seed)
+    spread = evaluation_spread(test, synthetic, labels_key, seed)
+    table = table.join(spread[_SPREAD_COLUMNS].add_suffix("_sd"))
+    logg.info("    finished", time=started)
     with atomic_path(out / "metrics.csv") as tmp:
         table.to_csv(tmp)
     _figures(test, synthetic, table, labels_key, out)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(table, timings, adata, labels_key, batch_key))
-    progress(f"done: results in {out}")
+        tmp.write_text(report(table, timings, adata, labels_key, batch_key, spread))
+    logg.info(f"done: results in {out}")
     return table
+
+
+def evaluation_spread(
+    test: AnnData, synthetic: dict[str, AnnData], labels_key: str, seed: int
+) -> pd.DataFrame:
+    """Return the standard deviation of the neighbourhood metrics and MMD over evaluation seeds.
+
+    :func:`sc_synth.tl.evaluate` runs with seeds ``seed`` … ``seed + REPEATS - 1``; each draws
+    another reference half of the held-out cells, another subsample of every synthetic set and
+    another baseline. The spread says how far the numbers move from those choices alone; training
+    again with another seed moves them further, so it is a lower bound on the noise.
+
+    Returns
+    -------
+    One row per row of the evaluation table; columns ``precision``, ``recall``, ``density``,
+    ``coverage``, ``mmd`` and ``score`` (precision + recall).
+    """
+    from . import tl
+
+    tables = [
+        tl.evaluate(
+            test,
+            synthetic,
+            groupby=labels_key,
+            metrics=_SPREAD_METRICS,
+            seed=seed + repeat,
+            key_added="evaluation_repeat",
+        )
+        for repeat in range(REPEATS)
+    ]
+    stacked = pd.concat(tables, keys=range(REPEATS))[_SPREAD_COLUMNS]
+    stacked["score"] = stacked["precision"] + stacked["recall"]
+    return stacked.groupby(level=1, sort=False).std()
+
+
+@contextmanager
+def _interruptible_training() -> Iterator[list]:
+    """Yield Lightning callbacks under which Ctrl-C ends training as a plain KeyboardInterrupt.
+
+    Lightning answers a KeyboardInterrupt inside ``fit`` with a log line, leaves SIGINT ignored
+    and calls ``sys.exit(1)``, which scvi-tools reports with a print of its own. Instead, the
+    first Ctrl-C sets the trainer's ``should_stop``, so the loop ends after its current step, and
+    the interrupt is raised when the training call returns. A second Ctrl-C, or one outside the
+    loop, interrupts at once; one that reaches Lightning still comes out as KeyboardInterrupt.
+    """
+    from lightning.pytorch import Callback
+
+    class Watch(Callback):
+        trainer = None
+        interrupted = False
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            self.trainer = trainer
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            self.trainer = None
+
+    watch = Watch()
+
+    def on_sigint(signum, frame) -> None:
+        if watch.trainer is None or watch.interrupted:
+            raise KeyboardInterrupt
+        watch.interrupted = True
+        watch.trainer.should_stop = True
+
+    # Signal handlers can only be set from the main thread; elsewhere Ctrl-C does not arrive.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    try:
+        yield [watch]
+    except SystemExit as exit_:
+        # Lightning's sys.exit runs in its KeyboardInterrupt handler: the interrupt is its context.
+        if isinstance(exit_.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+    if watch.interrupted:
+        raise KeyboardInterrupt
 
 
 def _figures(
     test: AnnData, synthetic: dict, table: pd.DataFrame, labels_key: str, out: Path
 ) -> None:
+    import matplotlib.pyplot as plt
+
+    from . import pl
+
     ax = pl.precision_recall(table, show=False)
     with atomic_path(out / "precision_recall.png") as tmp:
         ax.figure.savefig(tmp, dpi=120, bbox_inches="tight")
@@ -155,20 +278,42 @@ def _figures(
     plt.close(fig)
 
 
+def _is_generator(name: str) -> bool:
+    return not name.startswith(("real", "baseline"))
+
+
+def _noise(spread: pd.DataFrame, a: str, b: str, column: str) -> float:
+    """Twice the combined standard deviation of ``column`` of rows ``a`` and ``b``."""
+    sd = spread.loc[[a, b], column].fillna(0.0).to_numpy()
+    return float(2 * np.sqrt(np.sum(sd**2)))
+
+
 def report(
-    table: pd.DataFrame, timings: dict, adata: AnnData, labels_key: str, batch_key: str | None
+    table: pd.DataFrame,
+    timings: dict,
+    adata: AnnData,
+    labels_key: str,
+    batch_key: str | None,
+    spread: pd.DataFrame,
 ) -> str:
-    """Return a short Markdown report that says what the numbers mean."""
+    """Return a short Markdown report that says what the numbers mean and what is noise.
+
+    ``spread`` is the output of :func:`evaluation_spread`. A difference counts when it exceeds
+    twice the combined standard deviation of the two numbers compared.
+    """
     overall = table[table["group"] == "all"] if "group" in table else table
     columns = [
         c for c in ("precision", "recall", "classifier_auc", "coverage", "mmd") if c in overall
     ]
+    n_labels = adata.obs[labels_key].nunique()
+    n_batches = adata.obs[batch_key].nunique() if batch_key else 1
+    strata = "label and batch" if n_batches > 1 else "label"
     lines = [
         "# sc-synth study",
         "",
-        f"Data: {adata.n_obs} cells × {adata.n_vars} genes, labels `{labels_key}`"
-        + (f", batches `{batch_key}`" if batch_key else "")
-        + ". Each generator was trained on one half of the cells (stratified by label and batch) "
+        f"Data: {adata.n_obs} cells × {adata.n_vars} genes, {n_labels} labels in `{labels_key}`"
+        + (f", {n_batches} batches in `{batch_key}`" if n_batches > 1 else "")
+        + f". Each generator was trained on one half of the cells (stratified by {strata}) "
         "and asked for the other half's composition; the synthetic cells are compared with the "
         "held-out real cells.",
         "",
@@ -176,10 +321,17 @@ def report(
         "|---|" + "---|" * (len(columns) + 1),
     ]
     for name, row in overall.iterrows():
+        cells = [
+            f"{row[c]:.3f} ± {spread.loc[name, c]:.3f}" if c in spread else f"{row[c]:.3f}"
+            for c in columns
+        ]
         seconds = f"{timings[name]:.0f}" if name in timings else ""
-        values = " | ".join(f"{row[c]:.3f}" for c in columns)
-        lines.append(f"| {name} | {values} | {seconds} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds} |")
     lines += [
+        "",
+        f"± is the standard deviation over {REPEATS} evaluation seeds (other reference halves "
+        "and subsamples of the held-out cells). Training again with another seed moves the "
+        "numbers further, so a difference smaller than twice the combined ± is noise.",
         "",
         "How to read it:",
         "",
@@ -188,16 +340,86 @@ def report(
         "(diversity). Both are 1 at best.",
         "- **classifier_auc**: how well a random forest tells synthetic from real cells; 0.5 "
         "means it cannot.",
-        "- The `real (reference)` row compares two halves of the real cells: the ceiling on this "
-        "data. The `baseline (NB per label)` row is independent negative binomials per label: "
-        "the floor a learned generator has to clear to be worth its training.",
-        "- `metrics.csv` has every metric, also per label; `precision_recall.png` and "
-        "`embedding.png` show the same comparison.",
+        "- The `real (reference)` row compares two halves of the real cells: the ceiling, what a "
+        "perfect generator reaches on this data. A generator above it is within noise of the "
+        "ceiling, not more real than real cells. The `baseline (NB per label)` row is "
+        "independent negative binomials per label: the floor a learned generator has to clear "
+        "to be worth its training.",
+        "- `metrics.csv` has every metric, also per label, with the spread in `<metric>_sd`; "
+        "`precision_recall.png` and `embedding.png` show the same comparison.",
     ]
-    best = overall.drop(
-        index=[i for i in overall.index if i.startswith(("real", "baseline"))], errors="ignore"
-    )
-    if len(best) and {"precision", "recall"} <= set(best):
-        winner = (best["precision"] + best["recall"]).idxmax()
-        lines += ["", f"Highest precision + recall here: **{winner}**."]
+    findings = _findings(overall, spread, n_labels, labels_key)
+    if findings:
+        lines += ["", "What the numbers say:", "", *(f"- {line}" for line in findings)]
     return "\n".join(lines) + "\n"
+
+
+def _findings(
+    overall: pd.DataFrame, spread: pd.DataFrame, n_labels: int, labels_key: str
+) -> list[str]:
+    """Sentences on the floor, the ceiling and the leader, each only beyond the noise."""
+    if not {"precision", "recall"} <= set(overall):
+        return []
+    score = overall["precision"] + overall["recall"]
+    generators = [name for name in overall.index if _is_generator(name)]
+    reference = next((name for name in overall.index if name.startswith("real")), None)
+    baseline = next((name for name in overall.index if name.startswith("baseline")), None)
+    found = []
+    if n_labels == 1:
+        found.append(
+            f"`{labels_key}` has one label: the models are not conditioned on cell type and the "
+            "baseline is one negative binomial for all cells."
+        )
+    for name in generators:
+        if baseline is not None:
+            gap = score[name] - score[baseline]
+            noise = _noise(spread, name, baseline, "score")
+            verdict = (
+                "clears the baseline"
+                if gap > noise
+                else "falls below the baseline"
+                if gap < -noise
+                else "is within noise of the baseline"
+            )
+            found.append(
+                f"**{name}** {verdict} on precision + recall ({score[name]:.3f} vs "
+                f"{score[baseline]:.3f}, noise ±{noise:.3f})."
+            )
+        if reference is not None:
+            found += _above_ceiling(overall, spread, name, reference)
+    ranked = sorted(generators, key=score.get, reverse=True)
+    if len(ranked) > 1:
+        first, second = ranked[:2]
+        gap, noise = score[first] - score[second], _noise(spread, first, second, "score")
+        found.append(
+            f"Highest precision + recall: **{first}**, {gap:.3f} ahead of {second} "
+            f"(noise ±{noise:.3f})."
+            if gap > noise
+            else f"No generator leads on precision + recall beyond the noise: {first} is "
+            f"{gap:.3f} ahead of {second}, within ±{noise:.3f}."
+        )
+    return found
+
+
+def _above_ceiling(
+    overall: pd.DataFrame, spread: pd.DataFrame, name: str, reference: str
+) -> list[str]:
+    """Say what a generator's number above the real-vs-real reference means."""
+    found = []
+    for column in ("precision", "recall", "coverage"):
+        if column not in overall or overall.loc[name, column] <= overall.loc[reference, column]:
+            continue
+        value, ceiling = overall.loc[name, column], overall.loc[reference, column]
+        noise = _noise(spread, name, reference, column) if column in spread else 0.0
+        if value - ceiling <= noise:
+            meaning = "within noise of the ceiling: as good as real cells here, not better"
+        elif column == "precision":
+            meaning = "beyond the noise: its cells crowd the dense regions; read it with recall"
+        else:
+            meaning = (
+                "beyond the noise: its cells spread wider than real ones; read it with precision"
+            )
+        found.append(
+            f"{name}'s {column} ({value:.3f}) is above the reference ({ceiling:.3f}), {meaning}."
+        )
+    return found
