@@ -16,9 +16,10 @@ def pbmc68k_counts() -> AnnData:
 
     Returns
     -------
-    AnnData with ``X`` a CSR matrix of integer counts (``float32``), ``var_names`` the 765 genes of
-    ``raw``, ``obs`` the original annotation (``bulk_labels``: 10 cell types, ``louvain``, ``phase``,
-    …) and ``obsm["X_umap"]`` the original embedding.
+    AnnData
+        ``X`` a CSR matrix of integer counts (``float32``), ``var_names`` the 765 genes of
+        ``raw``, ``obs`` the original annotation (``bulk_labels``: 10 cell types, ``louvain``,
+        ``phase``, …) and ``obsm["X_umap"]`` the original embedding.
     """
     reduced = sc.datasets.pbmc68k_reduced()
     scaled = sparse.csr_matrix(reduced.raw.X, dtype=np.float64)

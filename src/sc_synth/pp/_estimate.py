@@ -69,10 +69,11 @@ def estimate_params(adata: AnnData, *, layer: str | None = None) -> SimParams:
 
     Returns
     -------
-    The estimated :class:`~sc_synth.pp.SimParams` (group, batch and DE parameters keep their
-    defaults, since one data set without labels says nothing about them). Pass it to
-    :func:`~sc_synth.pp.simulate` with ``n_cells=adata.n_obs, n_genes=adata.n_vars``, or use
-    ``simulate(reference=adata)`` to also keep the genes' own means and dispersions.
+    SimParams
+        The estimated :class:`~sc_synth.pp.SimParams` (group, batch and DE parameters keep their
+        defaults, since one data set without labels says nothing about them). Pass it to
+        :func:`~sc_synth.pp.simulate` with ``n_cells=adata.n_obs, n_genes=adata.n_vars``, or use
+        ``simulate(reference=adata)`` to also keep the genes' own means and dispersions.
 
     Examples
     --------

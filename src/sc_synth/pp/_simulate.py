@@ -114,32 +114,33 @@ def simulate(
 
     Returns
     -------
-    AnnData with ``n_cells`` cells ``"Cell1"…`` and the genes ``"Gene1"…`` (or the reference's):
+    AnnData
+        ``n_cells`` cells ``"Cell1"…`` and the genes ``"Gene1"…`` (or the reference's):
 
-    - ``X``: counts as a :class:`scipy.sparse.csr_matrix` of ``float32`` integers (the
-      dtype scanpy's normalisation works in place on; exact for counts below 2**24).
-    - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…`` (``"Path1"…``
-      with paths); ``obs["exp_lib_size"]``: the expected library size drawn for the cell;
-      with paths, ``obs["step"]``: the cell's step on its path, an integer from 1 (the
-      path's start) to the path's ``path_n_steps`` (its end).
-    - ``var["base_gene_mean"]``, ``var["outlier_factor"]``, ``var["gene_mean"]``: gamma
-      means, outlier factors (1 for non-outliers) and the means after outliers;
-      ``var["batch_fac_<batch>"]``: batch factors (all 1 with one batch or
-      ``batch_rm_effect``); ``var["de_fac_<group>"]``: DE factors (all 1 with one group;
-      with paths, the factors at the path's end relative to ``gene_mean``, which include
-      those of the paths it starts from); ``var["de_<group>"]``: whether ``de_fac_<group>``
-      is not 1; ``var["bcv_factor"]``: the per-gene BCV factor ``sqrt(bcv_df / chi2)``.
-    - With paths only: ``var["local_de_fac_<path>"]``: the DE factors drawn for the path
-      alone (its end over its start; a gene changes linearly along the path where it is not
-      1); ``var["nonlinear_<path>"]``: whether the gene follows a non-linear bridge on the
-      path; ``varm["path_fac_<path>"]``: genes × steps array of the factor of each gene at
-      each step (column ``s - 1`` for step ``s``). A cell of batch *b* at step *s* of path *k*
-      has expected counts ``exp_lib_size · p``, where ``p`` is ``gene_mean ·
-      batch_fac_<b> · path_fac_<k>[:, s - 1]`` normalised to sum to 1.
-    - ``layers["true_counts"]``: counts before dropout (sparse, ``float32``), only when
-      ``dropout_type`` is not ``"none"``.
-    - ``uns["simulate"]``: the parameters (``params`` as a dict, ``n_cells``, ``n_genes``,
-      ``batch_cells``, ``group_prob``, ``seed``, ``reference``), all h5ad-writable.
+        - ``X``: counts as a :class:`scipy.sparse.csr_matrix` of ``float32`` integers (the
+          dtype scanpy's normalisation works in place on; exact for counts below 2**24).
+        - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…``
+          (``"Path1"…`` with paths); ``obs["exp_lib_size"]``: the expected library size drawn for
+          the cell; with paths, ``obs["step"]``: the cell's step on its path, an integer from 1 (the
+          path's start) to the path's ``path_n_steps`` (its end).
+        - ``var["base_gene_mean"]``, ``var["outlier_factor"]``, ``var["gene_mean"]``: gamma
+          means, outlier factors (1 for non-outliers) and the means after outliers;
+          ``var["batch_fac_<batch>"]``: batch factors (all 1 with one batch or
+          ``batch_rm_effect``); ``var["de_fac_<group>"]``: DE factors (all 1 with one group;
+          with paths, the factors at the path's end relative to ``gene_mean``, which include
+          those of the paths it starts from); ``var["de_<group>"]``: whether ``de_fac_<group>``
+          is not 1; ``var["bcv_factor"]``: the per-gene BCV factor ``sqrt(bcv_df / chi2)``.
+        - With paths only: ``var["local_de_fac_<path>"]``: the DE factors drawn for the path
+          alone (its end over its start; a gene changes linearly along the path where it is not
+          1); ``var["nonlinear_<path>"]``: whether the gene follows a non-linear bridge on the
+          path; ``varm["path_fac_<path>"]``: genes × steps array of the factor of each gene at
+          each step (column ``s - 1`` for step ``s``). A cell of batch *b* at step *s* of path *k*
+          has expected counts ``exp_lib_size · p``, where ``p`` is ``gene_mean ·
+          batch_fac_<b> · path_fac_<k>[:, s - 1]`` normalised to sum to 1.
+        - ``layers["true_counts"]``: counts before dropout (sparse, ``float32``), only when
+          ``dropout_type`` is not ``"none"``.
+        - ``uns["simulate"]``: the parameters (``params`` as a dict, ``n_cells``, ``n_genes``,
+          ``batch_cells``, ``group_prob``, ``seed``, ``reference``), all h5ad-writable.
 
     Examples
     --------

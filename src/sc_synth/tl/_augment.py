@@ -86,13 +86,15 @@ def augment(
 
     Returns
     -------
-    A new AnnData: the real cells first, unchanged and in their order, then the synthetic cells.
-    ``X`` (and ``layers[layer]`` when the model was trained on a layer) holds the real cells'
-    values and the synthetic cells' counts, so normalise after augmenting; other layers, ``obsm``
-    and ``obsp`` are dropped. ``obs`` keeps the real annotation (synthetic cells get the label and
-    batch columns, other columns missing) and gains a boolean ``obs["synthetic"]``;
-    ``uns`` is a copy of ``adata.uns`` plus ``uns["sc_synth"]``, which says which model, key and
-    seed made the synthetic cells and how many were added per label (``"added"``).
+    AnnData
+        A new AnnData: the real cells first, unchanged and in their order, then the synthetic cells.
+        ``X`` (and ``layers[layer]`` when the model was trained on a layer) holds the real cells'
+        values and the synthetic cells' counts, so normalise after augmenting; other layers,
+        ``obsm`` and ``obsp`` are dropped. ``obs`` keeps the real annotation (synthetic cells get
+        the label and batch columns, other columns missing) and gains a boolean
+        ``obs["synthetic"]``; ``uns`` is a copy of ``adata.uns`` plus ``uns["sc_synth"]``, which
+        says which model, key and seed made the synthetic cells and how many were added per label
+        (``"added"``).
     """
     record = read_record(adata, key)
     conditions = Conditions.from_record(record["conditions"])
