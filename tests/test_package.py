@@ -19,12 +19,14 @@ def test_public_surface():
 
 def test_simulating_does_not_load_the_learning_stack():
     code = (
-        "import sys; import sc_synth as ss; ss.pp.simulate(50, 40); "
+        "import sys; import sc_synth as ss; print('scanpy' in sys.modules); "
+        "ss.pp.simulate(50, 40); "
         "print('torch' in sys.modules, 'scvi' in sys.modules); "
         "ss.tl.evaluate; print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    after_simulate, after_tl = out.stdout.strip().splitlines()[-2:]
+    after_import, after_simulate, after_tl = out.stdout.strip().splitlines()[-3:]
+    assert after_import == "False", "import sc_synth should not import scanpy (seconds)"
     assert after_simulate == "False False"
     assert after_tl == "True"
 

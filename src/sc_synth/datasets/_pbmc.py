@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scanpy as sc
 from anndata import AnnData
 from scipy import sparse
 
@@ -21,6 +20,9 @@ def pbmc68k_counts() -> AnnData:
         ``raw``, ``obs`` the original annotation (``bulk_labels``: 10 cell types, ``louvain``,
         ``phase``, …) and ``obsm["X_umap"]`` the original embedding.
     """
+    # scanpy takes seconds to import; `import sc_synth` should not pay for it.
+    import scanpy as sc
+
     reduced = sc.datasets.pbmc68k_reduced()
     scaled = sparse.csr_matrix(reduced.raw.X, dtype=np.float64)
     scaled.data = np.expm1(scaled.data)
