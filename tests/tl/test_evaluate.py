@@ -173,6 +173,10 @@ def test_bad_arguments(real, fresh):
         ss.tl.evaluate(real[:10].copy(), fresh, metrics="mmd")
     with pytest.raises(ValueError, match="AnnData or a non-empty dict"):
         ss.tl.evaluate(real, {}, metrics="mmd")
+    renamed = fresh.copy()
+    renamed.obs["cell_type"] = "Type 0"
+    with pytest.raises(ValueError, match="set 'synthetic' holds none of the labels of real"):
+        ss.tl.evaluate(real, renamed, groupby="cell_type", metrics="mmd")
 
 
 def test_held_out_real_cells_look_real_on_pbmc():

@@ -101,9 +101,11 @@ def evaluate(
         per label and the baseline row.
     batch_key
         Column of ``real.obs`` with batches: the split into halves keeps half of every label and
-        batch on each side, and the baseline is fitted per label and batch (a label x batch
-        with fewer than 10 cells draws from its label's fit over all batches). ``None`` ignores
-        batches.
+        batch on each side, and the baseline is fitted per label and batch (a label x batch with
+        fewer than 10 cells in half B draws from its label's fit over all batches). Without
+        ``groupby`` it only balances the split. ``None`` ignores batches; pass it for batched
+        data, where a baseline blind to batches draws cells between them and sets a floor far
+        too low.
     metrics
         Metric families to compute; ``None`` for all:
 
@@ -156,7 +158,8 @@ def evaluate(
     index is the set name, or ``"<name> | <label>"`` for label rows. Columns:
 
     - ``synthetic`` (set name) and ``group``;
-    - ``n_real``, ``n_synthetic``: cells of the row available in half A and in the compared set
+    - ``n_real``, ``n_synthetic``: the row's cells on each side of the comparison: in half A (or
+      the part of it that meets a smaller set) and in the compared set after its subsampling
       (half B for the reference row, the baseline's draws for the baseline row);
     - ``n_cells``: cells per side actually compared, the smaller of the two after subsampling;
     - ``k``: the neighbourhood size used, ``min(k, n_cells - 1)``, so that rare labels get
@@ -164,7 +167,7 @@ def evaluate(
     - the metric columns above;
     - ``note``: empty, or why a row is special: a lowered ``k``, the labels an ``"all"`` row is
       restricted to, or why its metrics are NaN. Rows with fewer than 3 cells on either side
-      (or none of the label in the set) have NaN metrics, and a warning names them.
+      have NaN metrics, named in a warning; so have the rows of labels a set does not hold.
 
     The same table is written to ``real.uns[key_added]``; nothing else of the inputs is changed.
     """
@@ -284,7 +287,13 @@ def _covered_labels(every: list[str] | None, set_labels: dict) -> dict[str, list
         return {}
     covered = {}
     for name, labels in set_labels.items():
-        present = [g for g in every if g in set(labels)]
+        held = set(labels)
+        present = [g for g in every if g in held]
+        if not present:
+            raise ValueError(
+                f"synthetic set {name!r} holds none of the labels of real ({every[:5]}"
+                f"{' ...' if len(every) > 5 else ''}); its groupby column must use the same names"
+            )
         if len(present) < len(every):
             covered[name] = present
             logg.info(
