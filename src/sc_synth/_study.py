@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pandas as pd
+import scanpy as sc
 from anndata import AnnData
 from scanpy import logging as logg
 
@@ -166,13 +167,15 @@ def run_study(
     started = logg.info(
         f"evaluating against the held-out cells, with {REPEATS} seeds for the spread"
     )
-    table = tl.evaluate(test, synthetic, groupby=labels_key, seed=seed)
-    spread = evaluation_spread(test, synthetic, labels_key, seed)
+    with _without_step_lines():
+        table = tl.evaluate(test, synthetic, groupby=labels_key, seed=seed)
+        spread = evaluation_spread(test, synthetic, labels_key, seed)
     table = table.join(spread[_SPREAD_COLUMNS].add_suffix("_sd"))
     logg.info("    finished", time=started)
     with atomic_path(out / "metrics.csv") as tmp:
         table.to_csv(tmp)
-    _figures(test, synthetic, table, labels_key, out)
+    with _without_step_lines():
+        _figures(test, synthetic, table, labels_key, out)
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(report(table, timings, adata, labels_key, batch_key, spread))
     logg.info(f"done: results in {out}")
@@ -210,6 +213,18 @@ def evaluation_spread(
     stacked = pd.concat(tables, keys=range(REPEATS))[_SPREAD_COLUMNS]
     stacked["score"] = stacked["precision"] + stacked["recall"]
     return stacked.groupby(level=1, sort=False).std()
+
+
+@contextmanager
+def _without_step_lines() -> Iterator[None]:
+    """Keep scanpy's info lines of every normalisation, PCA and UMAP out of the study's progress.
+
+    At the ``info`` verbosity they would repeat for every set and evaluation seed; at ``hint`` or
+    ``debug`` the user asked for them, and they stay.
+    """
+    verbosity = sc.settings.verbosity
+    with verbosity.override("warning" if verbosity == "info" else verbosity):
+        yield
 
 
 @contextmanager
