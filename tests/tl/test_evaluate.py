@@ -254,6 +254,9 @@ def test_a_set_of_some_labels_is_compared_with_those_labels_only(real, fresh):
     assert like.loc["synthetic", "note"] == (
         "real cells of the labels in this set only, not of type_0, type_2"
     )
+    assert like.loc["real (reference)", "note"] == (
+        "real cells of the labels in the synthetic sets only, not of type_0, type_2"
+    )
     # the "all" row holds just the one label's cells
     pd.testing.assert_series_equal(
         like.iloc[4, 2:-1], like.iloc[5, 2:-1], check_names=False, check_dtype=False

@@ -223,7 +223,8 @@ def evaluate(
         if compared is not None:
             a = half_a[np.isin(real_labels[half_a], compared)]
             missing = [g for g in every if g not in compared]
-            note = f"real cells of the labels in this set only, not of {', '.join(missing)}"
+            where = "the synthetic sets" if name in (REFERENCE, BASELINE) else "this set"
+            note = f"real cells of the labels in {where} only, not of {', '.join(missing)}"
         rows += _compare(
             name, real_counts, real_labels, a, counts, labels, train,
             labels_compared=every if union is None else union, held=compared, note=note,
