@@ -163,3 +163,25 @@ def test_generated_counts_carry_the_gamma_noise_of_their_label():
     # Near-Poisson genes vary as a Poisson draw does; a gamma shape of 1 spreads them far wider.
     assert share[label == 0].var() < 1.2 * poisson
     assert share[label == 1].var() > 20 * poisson
+
+
+def test_generator_gradients_are_the_same_on_every_call_with_two_threads():
+    # Minibatch × genes above torch's grain size, so that the backward runs on both threads.
+    n_cells, n_genes = 128, 300
+    torch.manual_seed(0)
+    module = GANModule(n_genes, n_labels=2, n_hidden=16, n_latent=4)
+    label = torch.arange(n_cells) % 2
+    library = torch.full((n_cells,), 500.0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grads = set()
+        for _ in range(20):
+            module.zero_grad()
+            torch.manual_seed(1)
+            out = module.generative(library, label, torch.zeros_like(label))
+            out["x"].sum().backward()
+            grads.add(module.generator.log_theta.grad.numpy().tobytes())
+    finally:
+        torch.set_num_threads(before)
+    assert len(grads) == 1

@@ -250,7 +250,10 @@ class GANModule(BaseModuleClass):
         if noise is None:
             noise = torch.randn(len(label), self.n_latent, device=log_library.device)
         profile = torch.softmax(generator(noise, log_library, label, batch), dim=1)
-        theta = generator.log_theta[label].exp()
+        # A lookup, not ``log_theta[label]``: the backward of advanced indexing accumulates
+        # rows from several threads in no fixed order on the CPU, so the same seed gave
+        # different weights from run to run.
+        theta = F.embedding(label, generator.log_theta).exp()
         # Reparameterised, so that the critic's gradient reaches the gamma shapes.
         noise = torch.distributions.Gamma(theta, theta).rsample()
         expected = profile * noise * library.reshape(-1, 1)
