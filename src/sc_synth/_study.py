@@ -146,7 +146,6 @@ def run_study(
     for name in models:
         function, extra = MODELS[name]
         epochs = settings.vae_epochs if name == "vae" else settings.gan_epochs
-        started = logg.info(f"training {name}" + (f" for {epochs} epochs" if epochs else ""))
         clock = time.perf_counter()
         with _interruptible_training() as callbacks:
             getattr(tl, function)(
@@ -161,7 +160,7 @@ def run_study(
             )
         timings[name] = time.perf_counter() - clock
         synthetic[name] = tl.generate(train, name, groups=groups, seed=seed)
-        logg.info(f"    finished: generated {synthetic[name].n_obs} cells", time=started)
+        logg.info(f"    generated {synthetic[name].n_obs} cells with {name}")
         write_h5ad(synthetic[name], out / f"synthetic_{name}.h5ad")
 
     started = logg.info(

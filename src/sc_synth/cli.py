@@ -12,7 +12,6 @@ import logging
 import shutil
 import sys
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,11 +31,6 @@ _CHATTY_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
     "lightning.fabric.utilities.rank_zero",
     "lightning.fabric.utilities.seed",
-)
-#: Lightning warnings about its own settings and versions, with nothing for the user to act on.
-_CHATTY_WARNINGS = (
-    r"The number of training batches .* is smaller than the logging interval",
-    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 )
 
 
@@ -179,10 +173,7 @@ def _progress_on_stderr() -> Iterator[None]:
     for logger in loggers:
         logger.setLevel(logging.WARNING)
     try:
-        with warnings.catch_warnings():
-            for message in _CHATTY_WARNINGS:
-                warnings.filterwarnings("ignore", message=message)
-            yield
+        yield
     finally:
         sc.settings.logfile, sc.settings.verbosity = logfile, verbosity
         for logger, level in zip(loggers, levels, strict=True):
