@@ -284,6 +284,8 @@ def test_baseline_fitted_per_batch_on_batched_data():
     kwargs = {"groupby": "group", "metrics": "precision_recall"}
     blind = ss.tl.evaluate(adata, adata.copy(), **kwargs).loc[rows]
     aware = ss.tl.evaluate(adata, adata.copy(), batch_key="batch", **kwargs).loc[rows]
+    again = ss.tl.evaluate(adata, adata.copy(), batch_key="batch", **kwargs).loc[rows]
+    pd.testing.assert_frame_equal(aware, again)
     # blind to batches, the baseline draws cells between the batches, off the real manifold
     assert blind.loc[rows[1], ["precision", "recall"]].max() < 0.2
     assert (aware.loc[rows[1], ["precision", "recall"]] > 0.6).all()
