@@ -201,6 +201,16 @@ def test_errors_come_before_the_learning_stack_loads(tmp_path, counts_file):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.h5ad", "file", "normalised.h5ad"]
 
 
+def test_run_without_x_asks_for_the_layer(capsys, tmp_path):
+    path = tmp_path / "layers.h5ad"
+    adata = make_counts(n_cells=60, n_genes=20)
+    adata.layers["counts"] = adata.X
+    adata.X = None
+    adata.write_h5ad(path)
+    argv = ["run", str(path), "--labels", "cell_type", "--out", str(tmp_path / "o")]
+    assert_fails_with(capsys, argv, "layers.h5ad has no X; name the layer with the counts")
+
+
 def test_run_refuses_non_counts_in_one_line_and_leaves_no_folder(capsys, tmp_path):
     path = tmp_path / "normalised.h5ad"
     adata = make_counts(n_cells=60, n_genes=20)

@@ -217,6 +217,8 @@ def _check_input(adata, args: argparse.Namespace) -> None:
         )
 
     matrix = adata.X if args.layer is None else adata.layers[args.layer]
+    if matrix is None:
+        raise UsageError(f"{name} has no X; name the layer with the counts with --layer")
     where = f"X of {name}" if args.layer is None else f"layer {args.layer!r} of {name}"
     try:
         check_counts(matrix, name=where, allow_non_integer=True)
@@ -240,8 +242,8 @@ def _check_input(adata, args: argparse.Namespace) -> None:
         hint = "; is it a column of cell types?" if len(per_label) > adata.n_obs / 2 else ""
         raise UsageError(
             f"--labels {args.labels!r}: labels {shown}{more} have too few cells; a generator "
-            "learns a label from the training half of its cells, so a label needs at least 3 "
-            f"cells (merge or remove the small ones{hint})"
+            "learns a label from the training half of its cells and needs 2 there, which 3 "
+            f"cells per label always give (merge or remove the small ones{hint})"
         )
     held_out = int(sizes["held_out"].sum())
     if held_out < 2 * (K + 1):
