@@ -167,8 +167,8 @@ def run_study(
         f"evaluating against the held-out cells, with {REPEATS} seeds for the spread"
     )
     with _without_step_lines():
-        table = tl.evaluate(test, synthetic, groupby=labels_key, seed=seed)
-        spread = evaluation_spread(test, synthetic, labels_key, seed)
+        table = tl.evaluate(test, synthetic, groupby=labels_key, batch_key=batch_key, seed=seed)
+        spread = evaluation_spread(test, synthetic, labels_key, batch_key, seed)
     table = table.join(spread[_SPREAD_COLUMNS].add_suffix("_sd"))
     logg.info("    finished", time=started)
     with atomic_path(out / "metrics.csv") as tmp:
@@ -182,7 +182,11 @@ def run_study(
 
 
 def evaluation_spread(
-    test: AnnData, synthetic: dict[str, AnnData], labels_key: str, seed: int
+    test: AnnData,
+    synthetic: dict[str, AnnData],
+    labels_key: str,
+    batch_key: str | None,
+    seed: int,
 ) -> pd.DataFrame:
     """Return the standard deviation of the neighbourhood metrics and MMD over evaluation seeds.
 
@@ -203,6 +207,7 @@ def evaluation_spread(
             test,
             synthetic,
             groupby=labels_key,
+            batch_key=batch_key,
             metrics=_SPREAD_METRICS,
             seed=seed + repeat,
             key_added="evaluation_repeat",
