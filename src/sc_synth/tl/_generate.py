@@ -8,6 +8,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import __version__
+from .._threads import torch_threads
 from ..models._conditions import Conditions
 from ..models._record import read_record
 from ..models._sampler import load_sampler
@@ -64,9 +65,10 @@ def generate(
 
     chunks = []
     chunk = max(1, _CHUNK_ENTRIES // len(record["setup"]["var_names"]))
-    for start in range(0, len(label), chunk):
-        part = slice(start, start + chunk)
-        chunks.append(sampler.sample(label[part], batch[part], library[part], rng))
+    with torch_threads():
+        for start in range(0, len(label), chunk):
+            part = slice(start, start + chunk)
+            chunks.append(sampler.sample(label[part], batch[part], library[part], rng))
     X = sparse.vstack(chunks, format="csr")
 
     obs = pd.DataFrame(index=pd.Index([f"synthetic_{i}" for i in range(len(label))]))
