@@ -1,4 +1,4 @@
-"""Training time with one torch thread per core (the old default) and with the new one, beside a busy process.
+"""Training time with torch on one thread per core (the old default) and on the new default count.
 
 Run ``python benchmarks/threads.py``. Each timing is a fresh process that simulates the quick
 demo's data (600 cells × 300 genes, two batches × two groups; 300 cells train, as in

@@ -1,9 +1,25 @@
+import sys
+import warnings
+
 import numpy as np
 import pytest
+import scanpy as sc
+import torch
 from conftest import make_counts
+from lightning.pytorch.callbacks import Callback
 from scipy import sparse
 
 import sc_synth as ss
+from sc_synth import _threads
+
+
+@pytest.fixture
+def settings():
+    """scanpy's settings, restored after the test."""
+    n_jobs, verbosity, logfile = sc.settings.n_jobs, sc.settings.verbosity, sc.settings.logfile
+    yield sc.settings
+    sc.settings.n_jobs, sc.settings.verbosity = n_jobs, verbosity
+    sc.settings.logfile = logfile
 
 
 def _train(adata, **kwargs):
@@ -124,3 +140,43 @@ def test_trains_on_gpu():
     _train(adata, labels_key="cell_type", accelerator="gpu", devices=1)
     out = ss.tl.generate(adata, n_cells=50)
     assert out.n_obs == 50
+
+
+@pytest.mark.parametrize("train", [ss.tl.train_vae, ss.tl.train_gan], ids=["vae", "gan"])
+def test_default_training_prints_nothing_and_warns_nothing(train, capfd, settings):
+    settings.verbosity = "warning"
+    adata = make_counts()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(adata, labels_key="cell_type", max_epochs=2, n_hidden=16, n_latent=3)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    assert capfd.readouterr() == ("", "")
+
+
+def test_info_verbosity_reports_the_training(capfd, settings):
+    settings.verbosity = "info"
+    # scanpy's handler holds the stream it was given; give it the captured one.
+    settings.logfile = sys.stderr
+    _train(make_counts(), labels_key="cell_type")
+    err = capfd.readouterr().err
+    assert "training vae on 240 cells × 60 genes" in err
+    assert "finished training vae" in err
+
+
+class _ThreadProbe(Callback):
+    def on_train_start(self, trainer, pl_module):
+        self.threads = torch.get_num_threads()
+
+
+def test_training_runs_on_the_threads_of_n_jobs_and_restores_torch(settings, monkeypatch):
+    monkeypatch.setattr(_threads, "_affinity", lambda: 4)
+    settings.n_jobs = 2
+    probe = _ThreadProbe()
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        _train(make_counts(), labels_key="cell_type", callbacks=[probe])
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert probe.threads == 2

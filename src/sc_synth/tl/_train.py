@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
+import warnings
 
 import numpy as np
 import pandas as pd
+import scanpy as sc
 import scvi
 from anndata import AnnData
 from lightning.pytorch import Trainer
+from scanpy import logging as logg
 from scipy import sparse
 from scvi.model.base import UnsupervisedTrainingMixin
 
+from .._threads import n_threads, torch_threads
 from .._validation import (
     check_counts,
     check_min_cells_per_category,
@@ -49,6 +55,47 @@ def _split_kwargs(kwargs: dict, module_options: tuple[str, ...]) -> tuple[dict, 
                 "(e.g. batch_size, train_size, early_stopping, plan_kwargs, strategy)."
             )
     return module, train
+
+
+# Lightning's own loggers: their INFO lines (seed, accelerators, advertisements, why fitting
+# stopped) show from scanpy's verbosity "info" on.
+_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
+
+
+@contextlib.contextmanager
+def _training(kind: str, adata: AnnData, seed: int, train_kwargs: dict):
+    """Seed, set torch's threads and Lightning's output for one training, restore them after.
+
+    Below scanpy's verbosity "info", training prints nothing: no progress bar and none of
+    Lightning's INFO lines. ``train_kwargs`` gets the matching Trainer defaults, which the
+    caller's own arguments override.
+    """
+    verbose = sc.settings.verbosity >= sc.Verbosity.info
+    train_kwargs.setdefault("enable_progress_bar", verbose)
+    # The plans log once an epoch; Lightning warns when an epoch has fewer minibatches than its
+    # step interval, which small data always has.
+    train_kwargs.setdefault("log_every_n_steps", 1)
+    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    if not verbose:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+    start = logg.info(f"training {kind} on {adata.n_obs} cells × {adata.n_vars} genes")
+    logg.debug(f"seed {seed}, {n_threads()} torch thread(s)")
+    try:
+        with torch_threads(), warnings.catch_warnings():
+            # Lightning's pytree helper uses a torch API that torch deprecates: no user can act on it.
+            warnings.filterwarnings(
+                "ignore",
+                message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                category=FutureWarning,
+            )
+            scvi.settings.seed = seed
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    logg.info(f"    finished training {kind}", time=start)
 
 
 def _training_view(
@@ -146,6 +193,10 @@ def train_vae(
         Several GPUs need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``.
     seed
         Seed of weights, data order and the latent prior fit (through ``scvi.settings.seed``).
+        The same seed, machine and thread count give the same weights. Training runs on
+        ``scvi.settings.num_threads`` torch threads if set, else ``scanpy.settings.n_jobs``
+        (default 1; ``-1``: all cores), and prints nothing below ``scanpy.settings.verbosity``
+        ``"info"``, from which on it logs its progress and shows Lightning's progress bar.
     allow_non_integer
         Train on non-integer values (e.g. ambient-corrected counts) instead of refusing them.
     **kwargs
@@ -170,24 +221,24 @@ def train_vae(
     lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
     conditions = Conditions.fit(lean, library, labels_key, batch_key)
 
-    scvi.settings.seed = seed
-    VAEGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
-    model = VAEGenerator(lean, **module_kwargs)
     plan_kwargs = {"max_kl_weight": KL_WEIGHT, **(train_kwargs.pop("plan_kwargs", None) or {})}
-    model.train(
-        max_epochs=max_epochs,
-        accelerator=accelerator,
-        devices=devices,
-        plan_kwargs=plan_kwargs,
-        **train_kwargs,
-    )
-    label, batch = conditions.codes(lean)
-    prior = model.fit_latent_prior(label)
-    module = model.module.eval().cpu()
-    mean_factor = calibrate_mean(module, prior, conditions, lean.X, label, batch, seed=seed)
-    dispersion = calibrate_dispersion(
-        module, prior, conditions, lean.X, label, mean_factor, seed=seed
-    )
+    with _training("vae", lean, seed, train_kwargs):
+        VAEGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
+        model = VAEGenerator(lean, **module_kwargs)
+        model.train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            plan_kwargs=plan_kwargs,
+            **train_kwargs,
+        )
+        label, batch = conditions.codes(lean)
+        prior = model.fit_latent_prior(label)
+        module = model.module.eval().cpu()
+        mean_factor = calibrate_mean(module, prior, conditions, lean.X, label, batch, seed=seed)
+        dispersion = calibrate_dispersion(
+            module, prior, conditions, lean.X, label, mean_factor, seed=seed
+        )
 
     record = base_record("vae")
     record.update(
@@ -258,7 +309,9 @@ def train_gan(
         Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
         Several GPUs need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``.
     seed
-        Seed of weights, noise and data order (through ``scvi.settings.seed``).
+        Seed of weights, noise and data order (through ``scvi.settings.seed``). The same seed,
+        machine and thread count give the same weights. Threads and output as in
+        :func:`train_vae`.
     allow_non_integer
         Train on non-integer values (e.g. ambient-corrected counts) instead of refusing them.
     **kwargs
@@ -294,16 +347,16 @@ def train_gan(
     lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
     conditions = Conditions.fit(lean, library, labels_key, batch_key)
 
-    scvi.settings.seed = seed
-    GANGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
-    model = GANGenerator(lean, loss=loss, **module_kwargs)
-    model.train(
-        max_epochs=max_epochs,
-        accelerator=accelerator,
-        devices=devices,
-        plan_kwargs=plan_kwargs,
-        **train_kwargs,
-    )
+    with _training(f"{loss} GAN", lean, seed, train_kwargs):
+        GANGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
+        model = GANGenerator(lean, loss=loss, **module_kwargs)
+        model.train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            plan_kwargs=plan_kwargs,
+            **train_kwargs,
+        )
 
     record = base_record("gan")
     record.update(
