@@ -14,10 +14,11 @@ from scanpy import logging as logg
 from scipy import sparse, stats
 
 from .._threads import keeps_torch_threads
-from . import _metrics
+from . import _correlation, _de, _metrics, _privacy
 from ._baseline import nb_per_label
 from ._inputs import as_sets, counts_of, labels_of, shared_genes
 from ._neighbors import prdc
+from ._tstr import tstr
 
 METRICS = (
     "precision_recall",
@@ -25,8 +26,15 @@ METRICS = (
     "classifier_auc",
     "mmd",
     "gene_stats",
-    "memorization",
+    "privacy",
+    "correlation",
+    "de",
+    "tstr",
 )
+# Older name of "privacy", from before it took the training cells.
+ALIASES = {"memorization": "privacy"}
+# Families that compare labels, so need ``groupby``; ``metrics=None`` leaves them out without it.
+NEEDS_GROUPBY = ("de", "tstr")
 REFERENCE = "real (reference)"
 BASELINE = "baseline (NB per label)"
 ALL = "all"
@@ -49,7 +57,10 @@ _COLUMNS = {
     "classifier_auc": ["classifier_auc"],
     "mmd": ["mmd"],
     "gene_stats": ["gene_mean_corr", "gene_var_corr", "gene_zero_frac_corr", "library_size_ks"],
-    "memorization": ["dcr_ratio", "copy_fraction"],
+    "privacy": _privacy.COLUMNS,
+    "correlation": ["gene_gene_corr"],
+    "de": _de.COLUMNS,
+    "tstr": ["tstr_f1"],
 }
 _SIZES = ["n_real", "n_synthetic", "n_cells", "k"]
 
@@ -66,6 +77,8 @@ def evaluate(
     n_pcs: int = 30,
     seed: int = 0,
     key_added: str = "evaluation",
+    train: AnnData | None = None,
+    n_repeats: int = 1,
 ) -> pd.DataFrame:
     """Judge how real synthetic cells are.
 
@@ -171,11 +184,15 @@ def evaluate(
 
     The same table is written to ``real.uns[key_added]``; nothing else of the inputs is changed.
     """
-    families = _check_metrics(metrics)
+    families = _check_metrics(metrics, groupby)
     if not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}")
     sets = as_sets(synthetic, reserved=(REFERENCE, BASELINE))
     genes = shared_genes(real, sets)
+    if train is not None:
+        genes = _train_genes(train, genes)
     real_counts = counts_of(real, genes, "real")
     real_labels = labels_of(real, groupby, "real")
     real_batches = labels_of(real, batch_key, "real", argument="batch_key")
@@ -185,37 +202,79 @@ def evaluate(
             raise ValueError(
                 f"synthetic set {name!r} has {adata.n_obs} cells, fewer than k + 1 = {k + 1}"
             )
-
-    half = real.n_obs // 2
-    if half < k + 1:
+    if real.n_obs // 2 < k + 1:
         raise ValueError(
             f"real has {real.n_obs} cells: at least {2 * (k + 1)} are needed to split it into two "
             f"halves of k + 1 = {k + 1}"
         )
+    members = None
+    if train is not None and "privacy" in families:
+        members = (counts_of(train, genes, "train"), labels_of(train, groupby, "train"))
+        _privacy.warn_overlap(real_counts, members[0])
+    truth = None
+    if "de" in families:
+        truth = _de.truth_of(
+            real.var.loc[genes].reset_index(drop=True), list(pd.unique(real_labels))
+        )
+    inputs = _Inputs(
+        real_counts, real_labels, real_batches,
+        {name: counts_of(adata, genes, name) for name, adata in sets.items()}, set_labels,
+        members, truth, families, k, n_pcs,
+    )  # fmt: skip
+    tables = [_evaluate_once(inputs, seed + repeat) for repeat in range(n_repeats)]
+    table = tables[0] if n_repeats == 1 else _spread(tables)
+    _warn_too_small(table)
+    real.uns[key_added] = table.copy()
+    return table
+
+
+@dataclass
+class _Inputs:
+    """The checked inputs of :func:`evaluate`, in the shared genes."""
+
+    real_counts: sparse.csr_matrix
+    real_labels: np.ndarray | None
+    real_batches: np.ndarray | None
+    set_counts: dict[str, sparse.csr_matrix]
+    set_labels: dict[str, np.ndarray | None]
+    members: tuple | None  # the training cells' counts and labels
+    truth: pd.DataFrame | None  # genes x labels, true DE (simulated data)
+    families: list[str]
+    k: int
+    n_pcs: int
+
+
+def _evaluate_once(inputs: _Inputs, seed: int) -> pd.DataFrame:
+    """Return the table of :func:`evaluate` for one seed."""
+    real_counts, real_labels = inputs.real_counts, inputs.real_labels
+    n_real = real_counts.shape[0]
+    half = n_real // 2
     half_a, half_b = _split(
-        real.n_obs, (real_labels, real_batches), half, np.random.default_rng(seed)
+        n_real, (real_labels, inputs.real_batches), half, np.random.default_rng(seed)
     )
-    everyone = np.arange(real.n_obs)
+    everyone = np.arange(n_real)
 
     every = None if real_labels is None else list(pd.unique(real_labels))
-    covered = _covered_labels(every, set_labels)
+    covered = _covered_labels(every, inputs.set_labels)
     # the reference and baseline compare the real cells of every label some synthetic set holds
     union = None
     if covered:
-        union = [g for g in every if any(g in covered.get(name, every) for name in sets)]
+        union = [
+            g for g in every if any(g in covered.get(name, every) for name in inputs.set_labels)
+        ]
         union = None if len(union) == len(every) else union
     b = half_b if union is None else half_b[np.isin(real_labels[half_b], union)]
     candidates = [(REFERENCE, real_counts[b], _take(real_labels, b), half_a, union)]
-    if groupby is not None:
-        drawn = nb_per_label(real_counts[b], real_labels[b], seed, _take(real_batches, b))
+    if real_labels is not None:
+        drawn = nb_per_label(real_counts[b], real_labels[b], seed, _take(inputs.real_batches, b))
         candidates.append((BASELINE, drawn, real_labels[b], half_b, union))
-    for name, adata in sets.items():
+    for name, counts in inputs.set_counts.items():
         compared = covered.get(name)
         size = half if compared is None else int(np.isin(real_labels[half_a], compared).sum())
         # A generator of its own per set: a set's numbers do not depend on the others compared.
-        take = _subsample(adata.n_obs, size, np.random.default_rng([seed, 1]))
-        counts = counts_of(adata, genes, name)[take]
-        candidates.append((name, counts, _take(set_labels[name], take), everyone, compared))
+        take = _subsample(counts.shape[0], size, np.random.default_rng([seed, 1]))
+        labels = _take(inputs.set_labels[name], take)
+        candidates.append((name, counts[take], labels, everyone, compared))
 
     rows = []
     for name, counts, labels, train, compared in candidates:
@@ -226,11 +285,11 @@ def evaluate(
             where = "the synthetic sets" if name in (REFERENCE, BASELINE) else "this set"
             note = f"real cells of the labels in {where} only, not of {', '.join(missing)}"
         rows += _compare(
-            name, real_counts, real_labels, a, counts, labels, train,
+            name, inputs, a, counts, labels, train,
             labels_compared=every if union is None else union, held=compared, note=note,
-            families=families, k=k, n_pcs=n_pcs, seed=seed,
+            seed=seed,
         )  # fmt: skip
-    columns = [c for family in families for c in _COLUMNS[family]]
+    columns = [c for family in inputs.families for c in _COLUMNS[family]]
     table = pd.DataFrame(rows, columns=["synthetic", "group", *_SIZES, *columns, "note"])
     table[_SIZES] = table[_SIZES].astype("Int64")
     table["note"] = table["note"].fillna("")
@@ -238,20 +297,62 @@ def evaluate(
         s if g == ALL else f"{s} | {g}"
         for s, g in zip(table["synthetic"], table["group"], strict=True)
     ]
-    _warn_too_small(table)
-    real.uns[key_added] = table.copy()
     return table
 
 
-def _check_metrics(metrics) -> list[str]:
+def _spread(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Mean of every metric over the seeds' tables, with its standard deviation as ``<metric>_sd``.
+
+    Sizes and notes are those of the first seed.
+    """
+    first = tables[0]
+    metrics = [c for c in first.columns if c not in ("synthetic", "group", *_SIZES, "note")]
+    stacked = pd.concat([t[metrics] for t in tables], keys=range(len(tables)))
+    grouped = stacked.groupby(level=1, sort=False)
+    mean, sd = grouped.mean().loc[first.index], grouped.std().loc[first.index]
+    table = first.copy()
+    table[metrics] = mean
+    for column in reversed(metrics):
+        table.insert(table.columns.get_loc(column) + 1, f"{column}_sd", sd[column])
+    return table
+
+
+def _train_genes(train: AnnData, genes: pd.Index) -> pd.Index:
+    """Return ``genes`` that ``train`` has too, checked."""
+    if not isinstance(train, AnnData):
+        raise ValueError(
+            f"train must be an AnnData of the generator's training cells, got a {type(train).__name__}"
+        )
+    if not train.var_names.is_unique:
+        raise ValueError("train has duplicated gene names; make them unique first")
+    shared = genes.intersection(train.var_names, sort=False)
+    if len(shared) == 0:
+        raise ValueError("train shares no gene names (var_names) with real and synthetic")
+    if len(shared) < len(genes):
+        warnings.warn(
+            f"evaluating on the {len(shared)} genes shared by all sets and train",
+            UserWarning,
+            stacklevel=3,
+        )
+    return shared
+
+
+def _check_metrics(metrics, groupby: str | None) -> list[str]:
     if metrics is None:
-        return list(METRICS)
+        return [m for m in METRICS if groupby is not None or m not in NEEDS_GROUPBY]
     requested = [metrics] if isinstance(metrics, str) else list(metrics)
+    requested = [ALIASES.get(m, m) for m in requested]
     unknown = [m for m in requested if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
     if not requested:
         raise ValueError("metrics is empty; pass None for all metrics")
+    labelled = [m for m in requested if m in NEEDS_GROUPBY]
+    if labelled and groupby is None:
+        raise ValueError(
+            f"metrics {labelled} compare cell labels: pass groupby (the obs column of the labels) "
+            "or leave them out"
+        )
     return [m for m in METRICS if m in requested]
 
 
@@ -306,7 +407,7 @@ def _covered_labels(every: list[str] | None, set_labels: dict) -> dict[str, list
             "the synthetic sets hold different labels, so their 'all' rows compare with different "
             "real cells; compare them label by label",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return covered
 
@@ -361,11 +462,14 @@ class _Comparison:
     x_cand: np.ndarray  # PCs of the compared cells
     real_counts: sparse.csr_matrix
     counts: sparse.csr_matrix
-    train: np.ndarray  # real cells taken as the generator's training cells
+    train: np.ndarray  # real cells taken as the generator's training cells (without ``train=``)
     families: list[str]
     k: int
     seed: int
     rng: np.random.Generator  # of the subsampling of label rows to equal sizes
+    # with ``train=``: PCs of all real cells, the compared cells and the training cells in the
+    # space of the privacy numbers, and the training cells' labels
+    privacy_space: tuple | None = None
 
     def row(
         self,
@@ -376,12 +480,15 @@ class _Comparison:
         note: str = "",
         *,
         absent: bool = False,
+        members: np.ndarray | None = None,
     ) -> dict:
         """Metrics of real cells ``a`` against compared cells ``cand``.
 
         ``a`` and ``cand`` are the cells available on each side (``n_real``, ``n_synthetic``);
         the larger side is subsampled to the size of the smaller. ``absent`` says the compared
-        set holds no cell of the label at all.
+        set holds no cell of the label at all. ``members`` are the training cells of the row
+        (with ``train=``); without them ``probe`` are the real cells whose distance to the other
+        real cells scales the distances to the closest record.
         """
         row = {"synthetic": self.name, "group": str(group), "n_real": len(a)}
         row["n_synthetic"] = len(cand)
@@ -410,27 +517,64 @@ class _Comparison:
             row["mmd"] = _metrics.mmd(xa, xc, self.seed)
         if "gene_stats" in self.families:
             row.update(_metrics.gene_stats(self.real_counts[a], self.counts[cand]))
-        if "memorization" in self.families:
-            row.update(_metrics.memorization(xc, self.x_real[self.train], self.x_real[probe]))
+        if "privacy" in self.families:
+            row.update(self._privacy(a, cand, probe, members, notes))
+        if "correlation" in self.families:
+            if n < _correlation.MIN_CELLS:
+                notes.append(f"correlation: fewer than {_correlation.MIN_CELLS} cells per side")
+            else:
+                row["gene_gene_corr"] = _correlation.correlation(
+                    self.real_counts[a], self.counts[cand]
+                )
         return row | {"note": "; ".join(notes)}
+
+    def _privacy(self, a, cand, probe, members, notes: list[str]) -> dict:
+        if self.privacy_space is None:
+            # without the training cells, all of real stands in for them
+            found = _metrics.memorization(
+                self.x_cand[cand], self.x_real[self.train], self.x_real[probe]
+            )
+            return found | {"membership_auc": np.nan}
+        x_real, x_cand, x_train = self.privacy_space
+        if len(members) == 0:
+            notes.append("privacy: no training cells of this label")
+            return {}
+        return _privacy.privacy(x_cand[cand], x_train[members], x_real[a])
 
 
 def _compare(
-    name, real_counts, real_labels, a_pool, counts, labels, train, *,
-    labels_compared, held, note, families, k, n_pcs, seed,
+    name, inputs: _Inputs, a_pool, counts, labels, train, *, labels_compared, held, note, seed,
 ) -> list[dict]:  # fmt: skip
+    real_counts, real_labels, families = inputs.real_counts, inputs.real_labels, inputs.families
     # Compared sets hold at most as many cells as the real cells they meet; a smaller one takes
     # the first of them, which are in random order.
     a = a_pool[: counts.shape[0]]
-    x_real, x_cand = _shared_space(real_counts, counts, a, n_pcs, seed)
+    x_real, x_cand = _shared_space(real_counts, counts, a, inputs.n_pcs, seed)
+    privacy_space = members = member_labels = None
+    if inputs.members is not None and "privacy" in families:
+        member_counts, member_labels = inputs.members
+        members = np.arange(member_counts.shape[0])
+        if held is not None:
+            members = members[np.isin(member_labels, held)]
+        # a space of its own, fitted on the held-out real cells, the compared cells and the
+        # training cells alike, so that neither members nor non-members were projected into it
+        x_all, x_cand_p = _shared_space(
+            sparse.vstack([real_counts, member_counts], format="csr"), counts,
+            np.concatenate([a, real_counts.shape[0] + members]),
+            inputs.n_pcs, seed,
+        )  # fmt: skip
+        n_real = real_counts.shape[0]
+        privacy_space = (x_all[:n_real], x_cand_p, x_all[n_real:])
     comparison = _Comparison(
-        name, x_real, x_cand, real_counts, counts, train, families, k, seed,
-        np.random.default_rng(seed),
+        name, x_real, x_cand, real_counts, counts, train, families, inputs.k, seed,
+        np.random.default_rng(seed), privacy_space,
     )  # fmt: skip
     cand = np.arange(counts.shape[0])
     probe = train if held is None else train[np.isin(real_labels[train], held)]
-    rows = [comparison.row(ALL, a, cand, probe, note)]
+    rows = [comparison.row(ALL, a, cand, probe, note, members=members)]
+    groups = []
     if real_labels is not None:
+        groups = [g for g in labels_compared if held is None or g in held]
         for group in labels_compared:
             rows.append(
                 comparison.row(
@@ -439,6 +583,29 @@ def _compare(
                     cand[labels == group],
                     train[real_labels[train] == group],
                     absent=held is not None and group not in held,
+                    members=None if members is None else members[member_labels[members] == group],
                 )
             )
+    extra = {}
+    if "de" in families:
+        extra["de"] = _de.de_table(
+            real_counts[a], real_labels[a], counts, labels, groups, inputs.truth
+        )
+    if "tstr" in families:
+        f1 = tstr(counts, labels, real_counts[a], real_labels[a], groups, seed)
+        extra["tstr"] = {g: {"tstr_f1": value} for g, value in f1.items()}
+    for row in rows:
+        group = None if row["group"] == ALL else row["group"]
+        if group is not None and group not in groups:
+            continue
+        for found in extra.values():
+            values = dict(found.get(group, {}))
+            more = values.pop("note", "")
+            row.update(values)
+            row["note"] = "; ".join(n for n in (row["note"], more) if n)
+    if "correlation" in families and real_labels is not None:
+        # between labels, genes follow the labels' profiles, which any generator of labelled
+        # cells keeps: the "all" row reports the co-expression within labels
+        within = [r["gene_gene_corr"] for r in rows[1:] if "gene_gene_corr" in r]
+        rows[0]["gene_gene_corr"] = float(np.mean(within)) if within else np.nan
     return rows

@@ -71,3 +71,17 @@ def labels_of(
     if key not in adata.obs:
         raise KeyError(f"{argument} column {key!r} is missing from {name}.obs")
     return adata.obs[key].astype(str).to_numpy()
+
+
+def normalised(counts) -> sparse.csr_matrix:
+    """Return counts scaled to 10,000 per cell (float64 CSR); empty cells stay zero."""
+    counts = sparse.csr_matrix(counts, dtype=np.float64)
+    library = np.asarray(counts.sum(axis=1)).ravel()
+    return sparse.csr_matrix(sparse.diags(1e4 / np.where(library > 0, library, 1.0)) @ counts)
+
+
+def log_normalised(counts) -> sparse.csr_matrix:
+    """Return ``log1p`` of counts scaled to 10,000 per cell (float64 CSR)."""
+    x = normalised(counts)
+    x.data = np.log1p(x.data)
+    return x

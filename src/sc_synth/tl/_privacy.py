@@ -1,0 +1,68 @@
+"""Privacy of the generator's training cells: distances to the closest record and an attack."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from ._neighbors import kth_neighbor_sq
+
+COLUMNS = ["dcr_ratio", "copy_fraction", "membership_auc"]
+
+
+def privacy(x_cand: np.ndarray, x_train: np.ndarray, x_held: np.ndarray) -> dict[str, float]:
+    """Distances of compared and held-out real cells to the training cells, and an attack on them.
+
+    Parameters
+    ----------
+    x_cand
+        Compared (synthetic) cells.
+    x_train
+        The generator's training cells: the members.
+    x_held
+        Real cells the generator never saw: the non-members.
+
+    Returns
+    -------
+    ``dcr_ratio``: median distance from a compared cell to its closest training cell over the same
+    for a held-out real cell (about 1 for fresh cells, toward 0 for copies); ``copy_fraction``:
+    share of compared cells sitting on a training cell (closer than 1e-6 of the held-out median);
+    ``membership_auc``: ROC AUC of telling members from non-members by their distance to the
+    closest compared cell, the closer the more likely a member (0.5: nothing leaks, 1: every
+    training cell has a compared cell nearer than any held-out cell has).
+    """
+    dcr_cand = np.sqrt(kth_neighbor_sq(x_cand, x_train, 1))
+    typical = np.median(np.sqrt(kth_neighbor_sq(x_held, x_train, 1)))
+    to_cand = np.sqrt(kth_neighbor_sq(np.concatenate([x_train, x_held]), x_cand, 1))
+    member = np.r_[np.ones(len(x_train)), np.zeros(len(x_held))]
+    return {
+        "dcr_ratio": float(np.median(dcr_cand) / typical) if typical > 0 else np.nan,
+        "copy_fraction": float(np.mean(dcr_cand < 1e-6 * typical)),
+        "membership_auc": float(roc_auc_score(member, -to_cand)),
+    }
+
+
+def row_keys(counts) -> list[tuple[bytes, bytes]]:
+    """One key per cell of a CSR counts matrix: equal keys for equal rows."""
+    counts = counts.copy()
+    counts.sort_indices()
+    return [
+        (counts.indices[start:end].tobytes(), counts.data[start:end].tobytes())
+        for start, end in zip(counts.indptr[:-1], counts.indptr[1:], strict=True)
+    ]
+
+
+def warn_overlap(real_counts, train_counts) -> None:
+    """Warn when cells of ``train`` also appear in ``real`` (identical counts over the genes)."""
+    # an empty cell matches any other empty cell, and says nothing about a copy
+    seen = {key for key in row_keys(real_counts) if key[0]}
+    shared = sum(key in seen for key in row_keys(train_counts))
+    if shared:
+        warnings.warn(
+            f"{shared} cells of train have the counts of a cell of real: real should hold cells "
+            "the generator never saw, or the privacy numbers mean nothing",
+            UserWarning,
+            stacklevel=4,
+        )
