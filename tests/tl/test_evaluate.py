@@ -7,7 +7,7 @@ from scipy import sparse
 
 import sc_synth as ss
 
-FAST = ["precision_recall", "density_coverage", "gene_stats", "memorization"]
+FAST = ["precision_recall", "density_coverage", "gene_stats", "privacy"]
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def test_all_metrics_flag_a_copied_training_set(real, fresh):
         "synthetic", "group", "n_real", "n_synthetic", "n_cells", "k", "precision", "recall",
         "precision_ci_low", "precision_ci_high", "recall_ci_low", "recall_ci_high", "density",
         "coverage", "classifier_auc", "mmd", "gene_mean_corr", "gene_var_corr",
-        "gene_zero_frac_corr", "library_size_ks", "dcr_ratio", "copy_fraction", "note",
+        "gene_zero_frac_corr", "library_size_ks", "dcr_ratio", "copy_fraction", "membership_auc",
+        "gene_gene_corr", "note",
     ]  # fmt: skip
     assert df["n_cells"].tolist() == [150, 150, 150]
     assert df["k"].tolist() == [5, 5, 5]

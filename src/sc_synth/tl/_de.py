@@ -51,9 +51,12 @@ def rank_genes(counts, labels: np.ndarray, groups: list[str]) -> dict[str, pd.Da
     ``score`` (the z-score of the test, positive where the label is higher), its ``rank`` (0 for
     the highest score) and ``pvals_adj`` (Benjamini-Hochberg).
     """
-    adata = AnnData(log_normalised(counts), obs=pd.DataFrame({"label": labels}))
-    adata.obs["label"] = adata.obs["label"].astype("category")
-    adata.var_names = [str(i) for i in range(adata.n_vars)]
+    n_cells, n_genes = counts.shape
+    adata = AnnData(
+        log_normalised(counts),
+        obs=pd.DataFrame({"label": pd.Categorical(labels)}, index=[str(i) for i in range(n_cells)]),
+        var=pd.DataFrame(index=[str(j) for j in range(n_genes)]),
+    )
     with warnings.catch_warnings():
         # scanpy asks for log1p metadata it would only use for its own fold changes
         warnings.simplefilter("ignore", UserWarning)
@@ -132,7 +135,9 @@ def de_table(
         if values:
             overall[column] = float(np.mean(values))
     skipped = [g for g in groups if g not in kept]
-    overall["note"] = f"de without {', '.join(skipped)} (too few cells)" if skipped else ""
+    overall["note"] = (
+        f"de without {', '.join(skipped)}: fewer than {MIN_CELLS} cells" if skipped else ""
+    )
     return rows | {None: overall}
 
 
