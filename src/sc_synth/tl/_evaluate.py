@@ -221,7 +221,9 @@ def evaluate(
         {name: counts_of(adata, genes, name) for name, adata in sets.items()}, set_labels,
         members, truth, families, k, n_pcs,
     )  # fmt: skip
-    tables = [_evaluate_once(inputs, seed + repeat) for repeat in range(n_repeats)]
+    tables = []
+    for repeat in range(n_repeats):
+        tables.append(_evaluate_once(inputs, seed + repeat))
     table = tables[0] if n_repeats == 1 else _spread(tables)
     _warn_too_small(table)
     real.uns[key_added] = table.copy()
