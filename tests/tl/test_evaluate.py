@@ -301,3 +301,22 @@ def test_label_rows_write_to_h5ad(with_rare_labels, tmp_path):
         df = ss.tl.evaluate(real, fresh, groupby="cell_type", metrics=["precision_recall", "mmd"])
     real.write_h5ad(tmp_path / "real.h5ad")
     pd.testing.assert_frame_equal(ad.read_h5ad(tmp_path / "real.h5ad").uns["evaluation"], df)
+
+
+def test_repeats_give_the_mean_and_spread_over_seeds(real, fresh):
+    metrics = ["precision_recall", "mmd"]
+    seeds = [ss.tl.evaluate(real, fresh, metrics=metrics, seed=seed) for seed in (4, 5, 6)]
+    df = ss.tl.evaluate(real, fresh, metrics=metrics, seed=4, n_repeats=3)
+    assert list(df.columns[6:10]) == ["precision", "precision_sd", "recall", "recall_sd"]
+    assert df.columns[-3:].tolist() == ["mmd", "mmd_sd", "note"]
+    for column in ("precision", "recall", "mmd"):
+        values = np.array([t[column].to_numpy() for t in seeds])
+        np.testing.assert_allclose(df[column], values.mean(axis=0))
+        np.testing.assert_allclose(df[f"{column}_sd"], values.std(axis=0, ddof=1))
+    assert (df["precision_sd"] > 0).all()
+    pd.testing.assert_frame_equal(
+        df, ss.tl.evaluate(real, fresh, metrics=metrics, seed=4, n_repeats=3)
+    )
+    assert not any(c.endswith("_sd") for c in seeds[0].columns)
+    with pytest.raises(ValueError, match="n_repeats must be a positive integer, got 0"):
+        ss.tl.evaluate(real, fresh, metrics=metrics, n_repeats=0)

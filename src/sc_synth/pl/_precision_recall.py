@@ -49,7 +49,9 @@ def precision_recall(
     The reference row (real half against real half) is a black star: the ceiling on this data;
     the baseline row (negative binomials per label) a grey square: the floor. Synthetic sets are
     circles, each set in the colour it has in every figure of :mod:`sc_synth.pl`. Both axes run
-    from 0 to 1; the top right corner is perfect. The legend sits right of the axes.
+    from 0 to 1; the top right corner is perfect. The legend sits right of the axes. A table with
+    ``precision_sd`` and ``recall_sd`` columns (``tl.evaluate(..., n_repeats=...)``) gets error
+    bars of one standard deviation either way.
 
     Parameters
     ----------
@@ -84,7 +86,15 @@ def precision_recall(
         _, ax = plt.subplots(figsize=(6.5, 4.6), layout="tight")
     sets = rows.groupby("synthetic", sort=False)
     colors = set_colors(name for name, _ in sets)
+    spread = {"precision_sd", "recall_sd"} <= set(rows.columns)
     for name, points in sets:
+        style = _STYLE.get(name, _SYNTHETIC)
+        if spread:
+            ax.errorbar(
+                points["recall"], points["precision"], xerr=points["recall_sd"],
+                yerr=points["precision_sd"], fmt="none", ecolor=colors[name], elinewidth=1,
+                capsize=2, zorder=style["zorder"] - 0.5, clip_on=False,
+            )  # fmt: skip
         ax.scatter(
             points["recall"],
             points["precision"],
@@ -92,7 +102,7 @@ def precision_recall(
             color=colors[name],
             edgecolors="white",
             clip_on=False,  # a point on an edge (precision 0 or 1) is drawn whole
-            **_STYLE.get(name, _SYNTHETIC),
+            **style,
         )
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="recall", ylabel="precision", aspect="equal")
     ax.set_title("precision and recall" + (f" per {groupby}" if groupby else ""))

@@ -95,7 +95,7 @@ def de_table(
     ``{label: {column: value, "note": str}}`` with the columns of :data:`COLUMNS`; the entry of
     key ``None`` pools the genes of every label measured (slope and r) or averages over them.
     """
-    kept = [g for g in groups if _enough(real_labels, g) and _enough(labels, g)]
+    kept = [g for g in groups if enough(real_labels, g) and enough(labels, g)]
     rows = {g: {"note": f"de: fewer than {MIN_CELLS} cells in or out of the label"} for g in groups}
     if not kept:
         return rows | {None: {"note": f"de: no label with {MIN_CELLS} cells in and out of it"}}
@@ -106,15 +106,13 @@ def de_table(
     pooled_real, pooled = [], []
     for group in kept:
         real_r, fake_r = ranked_real[group], ranked[group]
-        de = (real_r["pvals_adj"].sort_index() < MAX_PVAL).to_numpy() & (
-            np.abs(lfc_real[group].to_numpy()) >= MIN_LFC
-        )
+        de = de_genes(real_r, lfc_real[group].to_numpy())
         x, y = lfc_real[group].to_numpy()[de], lfc[group].to_numpy()[de]
         pooled_real.append(x)
         pooled.append(y)
         top_real = set(real_r.index[real_r["rank"] < TOP_MARKERS])
         top = set(fake_r.index[fake_r["rank"] < TOP_MARKERS])
-        row = _agreement(x, y) | {
+        row = agreement(x, y) | {
             "de_jaccard": len(top_real & top) / len(top_real | top),
             "de_genes": int(de.sum()),
             "note": "" if de.sum() >= 3 else "de: fewer than 3 DE genes in the real cells",
@@ -126,7 +124,7 @@ def de_table(
             row["de_auroc_real"] = roc_auc_score(true, np.abs(real_r["score"].sort_index()))
         rows[group] = row
     measured = [rows[g] for g in kept]
-    overall = _agreement(np.concatenate(pooled_real), np.concatenate(pooled)) | {
+    overall = agreement(np.concatenate(pooled_real), np.concatenate(pooled)) | {
         "de_jaccard": float(np.mean([r["de_jaccard"] for r in measured])),
         "de_genes": int(sum(r["de_genes"] for r in measured)),
     }
@@ -141,12 +139,18 @@ def de_table(
     return rows | {None: overall}
 
 
-def _enough(labels: np.ndarray, group: str) -> bool:
+def de_genes(ranked: pd.DataFrame, lfc: np.ndarray) -> np.ndarray:
+    """Mask of the genes DE in a label: significant in ``ranked`` and changed enough in ``lfc``."""
+    return (ranked["pvals_adj"].sort_index() < MAX_PVAL).to_numpy() & (np.abs(lfc) >= MIN_LFC)
+
+
+def enough(labels: np.ndarray, group: str) -> bool:
+    """Return whether ``group`` has ``MIN_CELLS`` cells in and out of it among ``labels``."""
     inside = int(np.sum(labels == group))
     return inside >= MIN_CELLS and len(labels) - inside >= MIN_CELLS
 
 
-def _agreement(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def agreement(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Slope through the origin of ``y`` on ``x``, and their Pearson r."""
     if len(x) < 3:
         return {"de_slope": np.nan, "de_r": np.nan}

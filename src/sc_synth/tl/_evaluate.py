@@ -120,7 +120,7 @@ def evaluate(
         data, where a baseline blind to batches draws cells between them and sets a floor far
         too low.
     metrics
-        Metric families to compute; ``None`` for all:
+        Metric families to compute; ``None`` for all (see the last entry):
 
         ``"precision_recall"``
             ``precision``: share of compared cells inside the real manifold (the union of real
@@ -145,13 +145,43 @@ def evaluate(
             variance of ``log1p`` of counts scaled to 10,000; ``gene_zero_frac_corr``: of the share
             of zero counts; ``library_size_ks``: Kolmogorov-Smirnov distance of library sizes
             (0 alike, 1 disjoint).
-        ``"memorization"``
-            Distance to the closest record in the PCs. The training cells are taken to be all of
-            ``real`` for synthetic sets (a generator trained on ``real``), half A for the
-            reference row and half B for the baseline. ``dcr_ratio``: median distance from a
-            compared cell to its nearest training cell over the median distance from a training
-            cell to its nearest other training cell: about 1 for fresh cells, toward 0 for copies;
-            ``copy_fraction``: share of compared cells sitting on a training cell.
+        ``"privacy"`` (also ``"memorization"``, its former name)
+            Distances to the closest record (DCR) in PCs. With ``train``, in a space fitted on
+            the row's real cells of half A (the non-members: the generator never saw them), the
+            compared cells and the training cells (the members) alike: ``dcr_ratio``, median
+            DCR of compared cells to the training cells over that of the half A cells (about 1
+            for fresh cells, toward 0 for copies); ``copy_fraction``, share of compared cells
+            sitting on a training cell; ``membership_auc``, ROC AUC of an attacker telling
+            members from non-members by their distance to the closest compared cell (0.5:
+            nothing leaks, toward 1: the compared cells give the training cells away).
+            Without ``train``, all of ``real`` stands in for the training cells (half A for the
+            reference row, half B for the baseline), ``dcr_ratio`` divides by the distance of a
+            training cell to its nearest other training cell, and ``membership_auc`` is NaN.
+        ``"correlation"``
+            ``gene_gene_corr``: Pearson r between the upper triangles of the gene-gene
+            correlation matrices (``log1p`` normalised expression) of the real and compared
+            cells, over the 200 genes most variable in the real cells. With ``groupby``, label
+            rows measure within their label and the ``"all"`` row is the mean over labels (the
+            co-expression within cell types; between them genes just follow the labels'
+            profiles). Rows with fewer than 10 cells per side are NaN.
+        ``"de"`` (needs ``groupby``)
+            Each label against all other cells of its own set: log2 fold change of mean
+            expression (counts per 10,000, pseudocount 1), on the genes DE in the real cells
+            (Wilcoxon rank-sum as ``sc.tl.rank_genes_groups`` runs it, Benjamini-Hochberg
+            p < 0.05, fold change at least 2). ``de_slope``: slope through the origin of the
+            compared cells' fold changes on the real ones (1 kept, < 1 attenuated); ``de_r``:
+            their Pearson r; ``de_jaccard``: Jaccard index of the 50 top-ranked marker genes;
+            ``de_genes``: the genes measured. With ``pp.simulate``'s ``var["de_fac_<label>"]``
+            in ``real``: ``de_auroc``, ROC AUC of the compared cells' absolute Wilcoxon scores
+            recovering the truly DE genes, and ``de_auroc_real``, the same from the real cells.
+            The ``"all"`` row pools the genes of all labels (slope, r) or averages (the rest).
+            A label with fewer than 5 cells in or out of it on a side is skipped, with a note.
+        ``"tstr"`` (needs ``groupby``)
+            ``tstr_f1``: F1 on the row's real cells (half A) of a logistic regression on
+            ``log1p`` normalised counts trained on the compared cells (at most 5,000); macro F1
+            in the ``"all"`` row. The reference row trains on half B.
+
+        ``None`` computes all of them, ``"de"`` and ``"tstr"`` only with ``groupby``.
     k
         Neighbourhood size of the precision, recall, density and coverage balls. A row with
         fewer than ``k + 1`` cells per side uses ``n_cells - 1`` instead (see Returns).
@@ -162,6 +192,15 @@ def evaluate(
         the same seed gives the same numbers.
     key_added
         Key in ``real.uns`` under which the table is stored.
+    train
+        The generator's training cells (raw counts in ``X``; genes matched by name, the genes
+        shared with ``real`` and every set are used), for the ``"privacy"`` family; with
+        ``groupby`` it needs that column too. ``real`` should then hold cells the generator
+        never saw: a warning names training cells found in it.
+    n_repeats
+        Repeat the evaluation with seeds ``seed`` ... ``seed + n_repeats - 1`` (each another
+        split into halves, other subsamples and baseline draws) and report the mean of every
+        metric, with its standard deviation over the seeds in ``<metric>_sd``.
 
     Returns
     -------
@@ -177,7 +216,8 @@ def evaluate(
     - ``n_cells``: cells per side actually compared, the smaller of the two after subsampling;
     - ``k``: the neighbourhood size used, ``min(k, n_cells - 1)``, so that rare labels get
       numbers too: compare rows of one label at equal ``k``;
-    - the metric columns above;
+    - the metric columns above; with ``n_repeats > 1`` their means over the seeds, each
+      followed by ``<metric>_sd`` (sizes and notes are those of the first seed);
     - ``note``: empty, or why a row is special: a lowered ``k``, the labels an ``"all"`` row is
       restricted to, or why its metrics are NaN. Rows with fewer than 3 cells on either side
       have NaN metrics, named in a warning; so have the rows of labels a set does not hold.
