@@ -74,7 +74,7 @@ def rank_genes(counts, labels: np.ndarray, groups: list[str]) -> dict[str, pd.Da
 
 def de_table(
     real_counts, real_labels: np.ndarray, counts, labels: np.ndarray, groups: list[str],
-    truth: pd.DataFrame | None = None,
+    truth: pd.DataFrame | None = None, cache: dict | None = None, key: bytes = b"",
 ) -> dict[str, dict]:  # fmt: skip
     """DE numbers per label and for all labels together (key ``None``).
 
@@ -89,6 +89,9 @@ def de_table(
     truth
         Genes x labels, ``True`` where a gene is truly DE in a label (``pp.simulate``'s
         ``var["de_fac_<label>"] != 1``), or ``None``.
+    cache, key
+        A dict to keep the real cells' fold changes and tests in, under ``key`` (naming the real
+        cells), for the next call with the same real cells.
 
     Returns
     -------
@@ -99,9 +102,14 @@ def de_table(
     rows = {g: {"note": f"de: fewer than {MIN_CELLS} cells in or out of the label"} for g in groups}
     if not kept:
         return rows | {None: {"note": f"de: no label with {MIN_CELLS} cells in and out of it"}}
-    lfc_real = log_fold_changes(real_counts, real_labels, kept)
+    cache = {} if cache is None else cache
+    if (key, tuple(kept)) not in cache:
+        cache[key, tuple(kept)] = (
+            log_fold_changes(real_counts, real_labels, kept),
+            rank_genes(real_counts, real_labels, kept),
+        )
+    lfc_real, ranked_real = cache[key, tuple(kept)]
     lfc = log_fold_changes(counts, labels, kept)
-    ranked_real = rank_genes(real_counts, real_labels, kept)
     ranked = rank_genes(counts, labels, kept)
     pooled_real, pooled = [], []
     for group in kept:

@@ -318,7 +318,7 @@ def _evaluate_once(inputs: _Inputs, seed: int) -> pd.DataFrame:
         labels = _take(inputs.set_labels[name], take)
         candidates.append((name, counts[take], labels, everyone, compared))
 
-    rows = []
+    rows, de_cache = [], {}
     for name, counts, labels, train, compared in candidates:
         a, note = half_a, ""
         if compared is not None:
@@ -329,7 +329,7 @@ def _evaluate_once(inputs: _Inputs, seed: int) -> pd.DataFrame:
         rows += _compare(
             name, inputs, a, counts, labels, train,
             labels_compared=every if union is None else union, held=compared, note=note,
-            seed=seed,
+            seed=seed, de_cache=de_cache,
         )  # fmt: skip
     columns = [c for family in inputs.families for c in _COLUMNS[family]]
     table = pd.DataFrame(rows, columns=["synthetic", "group", *_SIZES, *columns, "note"])
@@ -500,8 +500,8 @@ class _Comparison:
     """One compared set in its shared space with what every row of it needs."""
 
     name: str
-    x_real: np.ndarray  # PCs of all real cells
-    x_cand: np.ndarray  # PCs of the compared cells
+    x_real: np.ndarray | None  # PCs of all real cells (None where no family needs them)
+    x_cand: np.ndarray | None  # PCs of the compared cells
     real_counts: sparse.csr_matrix
     counts: sparse.csr_matrix
     train: np.ndarray  # real cells taken as the generator's training cells (without ``train=``)
@@ -548,15 +548,16 @@ class _Comparison:
         row["k"] = k
         if k < self.k:
             notes.append(f"k lowered to {k}: {n} cells per side")
-        xa, xc = self.x_real[a], self.x_cand[cand]
         if "precision_recall" in self.families or "density_coverage" in self.families:
-            row.update(prdc(xa, xc, k))
+            row.update(prdc(self.x_real[a], self.x_cand[cand], k))
             for share in ("precision", "recall"):
                 row[f"{share}_ci_low"], row[f"{share}_ci_high"] = _wilson(row[share], n)
         if "classifier_auc" in self.families:
-            row["classifier_auc"] = _metrics.classifier_auc(xa, xc, self.seed)
+            row["classifier_auc"] = _metrics.classifier_auc(
+                self.x_real[a], self.x_cand[cand], self.seed
+            )
         if "mmd" in self.families:
-            row["mmd"] = _metrics.mmd(xa, xc, self.seed)
+            row["mmd"] = _metrics.mmd(self.x_real[a], self.x_cand[cand], self.seed)
         if "gene_stats" in self.families:
             row.update(_metrics.gene_stats(self.real_counts[a], self.counts[cand]))
         if "privacy" in self.families:
@@ -586,12 +587,16 @@ class _Comparison:
 
 def _compare(
     name, inputs: _Inputs, a_pool, counts, labels, train, *, labels_compared, held, note, seed,
+    de_cache: dict,
 ) -> list[dict]:  # fmt: skip
     real_counts, real_labels, families = inputs.real_counts, inputs.real_labels, inputs.families
     # Compared sets hold at most as many cells as the real cells they meet; a smaller one takes
     # the first of them, which are in random order.
     a = a_pool[: counts.shape[0]]
-    x_real, x_cand = _shared_space(real_counts, counts, a, inputs.n_pcs, seed)
+    x_real = x_cand = None
+    in_pcs = set(families) & {"precision_recall", "density_coverage", "classifier_auc", "mmd"}
+    if in_pcs or ("privacy" in families and inputs.members is None):
+        x_real, x_cand = _shared_space(real_counts, counts, a, inputs.n_pcs, seed)
     privacy_space = members = member_labels = None
     if inputs.members is not None and "privacy" in families:
         member_counts, member_labels = inputs.members
@@ -630,9 +635,11 @@ def _compare(
             )
     extra = {}
     if "de" in families:
+        # every set meets the same half A: its side of the tests is done once per seed
         extra["de"] = _de.de_table(
-            real_counts[a], real_labels[a], counts, labels, groups, inputs.truth
-        )
+            real_counts[a], real_labels[a], counts, labels, groups, inputs.truth,
+            cache=de_cache, key=a.tobytes(),
+        )  # fmt: skip
     if "tstr" in families:
         f1 = tstr(counts, labels, real_counts[a], real_labels[a], groups, seed)
         extra["tstr"] = {g: {"tstr_f1": value} for g, value in f1.items()}
