@@ -147,8 +147,9 @@ def evaluate(
             (0 alike, 1 disjoint).
         ``"privacy"`` (also ``"memorization"``, its former name)
             Distances to the closest record (DCR) in PCs. With ``train``, in a space fitted on
-            the row's real cells of half A (the non-members: the generator never saw them), the
-            compared cells and the training cells (the members) alike: ``dcr_ratio``, median
+            an equal share (at most 3,000 cells in all) of the real cells of half A (the
+            non-members: the generator never saw them), the compared cells and the training
+            cells (the members): ``dcr_ratio``, median
             DCR of compared cells to the training cells over that of the half A cells (about 1
             for fresh cells, toward 0 for copies); ``copy_fraction``, share of compared cells
             sitting on a training cell; ``membership_auc``, ROC AUC of an attacker telling
@@ -603,15 +604,13 @@ def _compare(
         members = np.arange(member_counts.shape[0])
         if held is not None:
             members = members[np.isin(member_labels, held)]
-        # a space of its own, fitted on the held-out real cells, the compared cells and the
-        # training cells alike, so that neither members nor non-members were projected into it
-        x_all, x_cand_p = _shared_space(
-            sparse.vstack([real_counts, member_counts], format="csr"), counts,
-            np.concatenate([a, real_counts.shape[0] + members]),
+        # a space of its own, fitted on an equal share of the held-out real cells, the compared
+        # cells and the training cells, so that no side is favoured by having been fitted
+        privacy_space = _privacy.space(
+            [real_counts, counts, member_counts],
+            [a, np.arange(counts.shape[0]), members],
             inputs.n_pcs, seed,
         )  # fmt: skip
-        n_real = real_counts.shape[0]
-        privacy_space = (x_all[:n_real], x_cand_p, x_all[n_real:])
     comparison = _Comparison(
         name, x_real, x_cand, real_counts, counts, train, families, inputs.k, seed,
         np.random.default_rng(seed), privacy_space,

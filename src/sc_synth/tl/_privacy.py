@@ -5,11 +5,40 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scanpy as sc
+from anndata import AnnData
+from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
+from ._inputs import log_normalised
 from ._neighbors import kth_neighbor_sq
 
 COLUMNS = ["dcr_ratio", "copy_fraction", "membership_auc"]
+#: Most cells the PCA of the privacy space is fitted on, drawn alike from every side.
+MAX_FIT = 3000
+
+
+def space(parts: list, fit: list[np.ndarray], n_pcs: int, seed: int) -> list[np.ndarray]:
+    """PCs of every cell of ``parts`` (counts matrices), fitted on an equal share of each side.
+
+    ``fit[i]`` are the rows of ``parts[i]`` that may enter the fit (the cells of that side that
+    are compared). The same share of each is drawn (with ``seed``), at most ``MAX_FIT`` cells in
+    all, so that members, non-members and compared cells have the same chance of having been
+    fitted: cells a PCA was fitted on spread wider along its PCs than cells projected into it,
+    which would move their distances and give the attack a signal that is not there.
+    """
+    rng = np.random.default_rng(seed)
+    share = min(1.0, MAX_FIT / sum(len(rows) for rows in fit))
+    logged = [log_normalised(part) for part in parts]
+    chosen = [
+        x[np.sort(rng.choice(rows, max(2, round(share * len(rows))), replace=False))]
+        for x, rows in zip(logged, fit, strict=True)
+    ]
+    fitted = AnnData(sparse.vstack(chosen, format="csr", dtype=np.float32))
+    sc.pp.pca(fitted, n_comps=min(n_pcs, fitted.n_obs - 1, fitted.n_vars - 1), random_state=seed)
+    loadings = np.asarray(fitted.varm["PCs"], dtype=np.float64)
+    center = np.asarray(fitted.X.mean(axis=0), dtype=np.float64).ravel() @ loadings
+    return [np.asarray(x @ loadings) - center for x in logged]
 
 
 def privacy(x_cand: np.ndarray, x_train: np.ndarray, x_held: np.ndarray) -> dict[str, float]:
