@@ -1,9 +1,10 @@
 """Training time with torch on one thread per core (the old default) and on the new default count.
 
-Run ``python benchmarks/threads.py``. Each timing is a fresh process that simulates the quick
-demo's data (600 cells × 300 genes, two batches × two groups; 300 cells train, as in
-``sc-synth demo --quick``) and times ``ss.tl.train_vae`` (``--epochs`` epochs) and
-``ss.tl.train_gan(loss="vanilla")`` around the call alone, imports excluded. The thread settings
+Run ``python benchmarks/threads.py``. Each timing is a fresh process that simulates data of
+the size ``sc-synth demo --quick`` trains on (300 cells × 300 genes, two batches × two groups,
+about 4,000 counts per cell) and times ``ss.tl.train_vae`` and
+``ss.tl.train_gan(loss="vanilla")`` (``--epochs`` epochs each) around the call alone, imports
+excluded. The thread settings
 compared:
 
 - ``one per core``: ``scanpy.settings.n_jobs = -1``, the count torch itself picks and the one
@@ -12,8 +13,9 @@ compared:
   that OpenMP's idle threads sleep at once instead of spinning;
 - ``default``: the package's default, ``scanpy.settings.n_jobs = 1``.
 
-"+1 busy process" runs the same while a competing process burns one core for the whole
-timing, as any other job on the machine would; "as found" adds nothing to what else runs. The table holds the median of ``--repeats`` runs, and the
+"busy" runs the same while ``--competitors`` processes (default: one per core) burn a core each
+for the whole timing, as other jobs on a shared machine would; "as found" adds nothing to what
+else runs. The table holds the median of ``--repeats`` runs, and the
 ``uptime`` load averages before and after.
 """
 
@@ -30,14 +32,11 @@ from contextlib import contextmanager
 _TIMED = """
 import json, sys, time
 import scanpy as sc
-import torch
-from sc_synth._study import Settings, simulated_data, split_halves
 import sc_synth as ss
 
 n_jobs, epochs = int(sys.argv[1]), int(sys.argv[2])
 sc.settings.n_jobs = n_jobs
-adata = simulated_data(Settings.make(True), 0)
-train, _ = split_halves(adata, ["group", "batch"], 0)
+train = ss.pp.simulate(300, 300, batch_cells=[150, 150], group_prob=[0.5, 0.5], lib_loc=8.3)
 times = {}
 keys = dict(labels_key="group", batch_key="batch", max_epochs=epochs)
 for name, fit in (("vae", ss.tl.train_vae), ("vanilla GAN", ss.tl.train_gan)):
@@ -56,17 +55,15 @@ _SETTINGS = {
 
 
 @contextmanager
-def _competitor(busy: bool):
-    """Burn one core in another process while the block runs (nothing when not ``busy``)."""
-    if not busy:
-        yield
-        return
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+def _competitors(n: int):
+    """Burn a core in each of ``n`` other processes while the block runs."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
     try:
         yield
     finally:
-        burner.kill()
-        burner.wait()
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 def _time(n_jobs: int, env: dict, epochs: int) -> dict[str, float]:
@@ -75,8 +72,10 @@ def _time(n_jobs: int, env: dict, epochs: int) -> dict[str, float]:
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode:
+        sys.exit(f"a timed run failed:\n{done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -88,16 +87,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--competitors", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
     print(f"before: {_uptime()}")
     rows = []
-    for busy in (False, True):
+    for competitors in (0, args.competitors):
+        machine = f"busy: +{competitors} burning" if competitors else "as found"
         for setting, (n_jobs, env) in _SETTINGS.items():
-            with _competitor(busy):
+            with _competitors(competitors):
                 runs = [_time(n_jobs, env, args.epochs) for _ in range(args.repeats)]
             medians = {name: statistics.median(r[name] for r in runs) for name in runs[0]}
-            rows.append(("+1 busy process" if busy else "as found", setting, medians))
+            rows.append((machine, setting, medians))
             print(f"  {rows[-1]}", file=sys.stderr, flush=True)
     print(f"after: {_uptime()}")
     print()
