@@ -62,7 +62,7 @@ def pbmc(seeds: list[int], models: list[str], repeats: int) -> None:
     print(f"pbmc68k: {adata.n_obs} cells x {adata.n_vars} genes; load {os.getloadavg()[0]:.2f}")
     for seed in seeds:
         train, held = split_halves(adata, ["bulk_labels"], seed)
-        groups = held.obs["bulk_labels"].value_counts().to_dict()
+        groups = {g: int(n) for g, n in held.obs["bulk_labels"].value_counts().items() if n}
         sets = {}
         for model in models:
             function, extra = MODELS[model]
