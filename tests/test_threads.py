@@ -29,7 +29,14 @@ def test_thread_count_follows_scanpy_n_jobs_within_the_cores(
 ):
     settings.n_jobs = n_jobs
     assert _threads.n_threads() == expected
-    assert _threads.usable_cores() == expected
+
+
+@pytest.mark.parametrize(("num_workers", "expected"), [(None, 4), (1, 1), (3, 3), (16, 4)])
+def test_chunk_workers_follow_dask_within_the_cores(four_cores, num_workers, expected):
+    import dask
+
+    with dask.config.set(num_workers=num_workers):
+        assert _threads.usable_cores() == expected
 
 
 def test_scvi_num_threads_takes_precedence(four_cores, settings, monkeypatch):

@@ -46,8 +46,18 @@ def n_threads() -> int:
 
 
 def usable_cores() -> int:
-    """Threads this process's parallel work may use: :func:`n_threads`."""
-    return n_threads()
+    """Workers for chunked work: simulation and count sampling, a chunk per task.
+
+    Chunks are large and the compiled samplers release the GIL, so these pools do not suffer
+    the waits of torch's fine-grained threads and use every core this process may run on, unless
+    dask's ``num_workers`` setting says otherwise (the same setting that sizes dask's own
+    threaded scheduler, which runs the out-of-core simulation). Reading it loads neither torch
+    nor scanpy, so simulating stays free of the learning stack.
+    """
+    import dask
+
+    workers = dask.config.get("num_workers", None)
+    return int(min(max(1, workers), _affinity())) if workers else _affinity()
 
 
 @contextlib.contextmanager

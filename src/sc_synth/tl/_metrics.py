@@ -11,6 +11,7 @@ from scipy import sparse, stats
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+from .._threads import n_threads
 from ._neighbors import kth_neighbor_sq
 
 # Cells per set beyond which the O(n^2) and classifier metrics work on a seeded subsample.
@@ -28,7 +29,7 @@ def classifier_auc(x_real: np.ndarray, x_fake: np.ndarray, seed: int) -> float:
         return float("nan")
     x = np.concatenate([x_real, x_fake])
     y = np.r_[np.zeros(len(x_real)), np.ones(len(x_fake))]
-    forest = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1)
+    forest = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=n_threads())
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return float(cross_val_score(forest, x, y, cv=folds, scoring="roc_auc").mean())
 
