@@ -85,7 +85,8 @@ def test_de_needs_groupby(simulated):
     assert "tstr_f1" not in df
 
 
-def test_de_without_ground_truth(counts_adata):
-    df = ss.tl.evaluate(counts_adata, counts_adata.copy(), groupby="cell_type", metrics="de")
+def test_de_without_ground_truth_and_by_default_with_groupby(counts_adata):
+    df = ss.tl.evaluate(counts_adata, counts_adata.copy(), groupby="cell_type")
+    assert {"gene_gene_corr", "de_slope", "de_auroc", "tstr_f1", "membership_auc"} <= set(df)
     assert df[["de_auroc", "de_auroc_real"]].isna().all().all()
     assert df.loc["synthetic", "de_slope"] > 0.8

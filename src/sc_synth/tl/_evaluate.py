@@ -100,7 +100,7 @@ def evaluate(
     PCA fitted on the two compared sets *together*, each cell once (cells a PCA was fitted on
     spread wider along its PCs than cells projected into it, so fitting on one side alone, or on
     more cells of one side, makes the other side look synthetic). The remaining real cells are
-    projected, for the memorisation distances. Genes are matched by name.
+    projected, for the distances of ``"privacy"`` without ``train``. Genes are matched by name.
 
     Parameters
     ----------
@@ -479,7 +479,7 @@ def _shared_space(
     The PCA is fitted on exactly the two sets being compared, each cell once: cells a PCA was
     fitted on spread wider than cells projected into it, so fitting on more real cells than the
     compared ones (or on a cell twice) would make one side look unlike the other. The remaining
-    real cells are projected, for the memorisation distances.
+    real cells are projected, for the distances of ``"privacy"`` without ``train``.
     """
     joint = AnnData(sparse.vstack([real_counts, counts], format="csr", dtype=np.float32))
     sc.pp.normalize_total(joint, target_sum=1e4)
