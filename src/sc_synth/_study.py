@@ -27,15 +27,8 @@ from scanpy import logging as logg
 
 from . import pp
 from ._io import atomic_path, write_h5ad
+from .models import _registry
 
-#: Generators the study can train: name → (training function of ``sc_synth.tl``, its arguments).
-MODELS = {
-    "vae": ("train_vae", {}),
-    "vanilla-gan": ("train_gan", {"loss": "vanilla"}),
-    "wgan-gp": ("train_gan", {"loss": "wgan-gp"}),
-}
-#: Short names accepted on the command line.
-ALIASES = {"gan": "wgan-gp"}
 #: Evaluation seeds behind the spread of the cheap metrics in the report.
 REPEATS = 10
 #: Neighbourhood size of the evaluation (``tl.evaluate``'s default): a half of real cells needs
@@ -51,7 +44,8 @@ _SPREAD_COLUMNS = ["precision", "recall", "density", "coverage", "mmd"]
 class Settings:
     """Sizes of a study run; ``quick`` trades quality for a run of one to two minutes.
 
-    ``None`` epochs use each model's own default for the data size.
+    ``<record kind>_epochs`` are the epochs of the generators writing records of that kind (see
+    :meth:`max_epochs`); ``None`` epochs use each model's own default for the data size.
     """
 
     n_cells: int = 2000
@@ -63,6 +57,10 @@ class Settings:
     def make(cls, quick: bool) -> Settings:
         """Return the default or the quick settings."""
         return cls(n_cells=600, n_genes=300, vae_epochs=150, gan_epochs=150) if quick else cls()
+
+    def max_epochs(self, kind: _registry.GeneratorKind) -> int | None:
+        """Epochs for ``kind``; ``None`` (its own default) for a record kind without a field."""
+        return getattr(self, f"{kind.record_kind}_epochs", None)
 
 
 def split_halves(adata: AnnData, keys: list[str], seed: int) -> tuple[AnnData, AnnData]:
@@ -125,6 +123,9 @@ def run_study(
     name and a rename. Progress goes to scanpy's log at the ``info`` level. Ctrl-C ends a
     training run at its current step and raises :class:`KeyboardInterrupt`.
 
+    ``models`` are names or aliases of registered generators (``sc_synth.models._registry``);
+    each trains once, under its name, whichever way it was asked for.
+
     Returns
     -------
     The table of :func:`sc_synth.tl.evaluate` with ``<metric>_sd`` columns: the standard
@@ -133,6 +134,7 @@ def run_study(
     """
     from . import tl
 
+    kinds = list({kind.name: kind for kind in map(_registry.get, models)}.values())
     keys = [k for k in (labels_key, batch_key) if k]
     train, test = split_halves(adata, keys, seed)
     if layer is not None:
@@ -143,20 +145,18 @@ def run_study(
     composition = test.obs.groupby(keys, observed=True).size()
     groups = {k: int(n) for k, n in composition.items() if n > 0}
     synthetic, timings = {}, {}
-    for name in models:
-        function, extra = MODELS[name]
-        epochs = settings.vae_epochs if name == "vae" else settings.gan_epochs
+    for kind in kinds:
+        name = kind.name
         clock = time.perf_counter()
         with _interruptible_training() as callbacks:
-            getattr(tl, function)(
+            kind.train(
                 train,
                 labels_key=labels_key,
                 batch_key=batch_key,
                 key_added=name,
-                max_epochs=epochs,
+                max_epochs=settings.max_epochs(kind),
                 seed=seed,
                 callbacks=callbacks,
-                **extra,
             )
         timings[name] = time.perf_counter() - clock
         synthetic[name] = tl.generate(train, name, groups=groups, seed=seed)

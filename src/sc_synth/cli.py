@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from . import __version__
+from .models import _registry
 
 
 class UsageError(Exception):
@@ -46,15 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sc-synth {__version__}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
+    kinds = _registry.kinds()
+    titles = [f"the {kind.display_name}" for kind in kinds]
+    every = f"{', '.join(titles[:-1])} and {titles[-1]}" if len(titles) > 1 else titles[0]
     demo = commands.add_parser(
         "demo",
         help="run the VAE-vs-GAN study on simulated data (2 batches × 2 groups)",
         description=(
-            "Simulate 2 batches × 2 groups, train the VAE, the vanilla GAN and the WGAN-GP on one "
-            "half of the cells, generate the other half's composition and judge it against the "
-            "held-out cells. Writes metrics.csv, precision_recall.png, embedding.png, "
-            "synthetic_<model>.h5ad and report.md into --out. Takes about 4 minutes on two idle "
-            "CPU cores (--quick: 1 to 2 minutes)."
+            f"Simulate 2 batches × 2 groups, train {every} on one half of the cells, generate "
+            "the other half's composition and judge it against the held-out cells. Writes "
+            "metrics.csv, precision_recall.png, embedding.png, synthetic_<model>.h5ad and "
+            "report.md into --out. Takes about 4 minutes on two idle CPU cores (--quick: 1 to 2 "
+            "minutes)."
         ),
     )
     demo.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
@@ -78,12 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--labels", required=True, help="obs column with cell types")
     run.add_argument("--batch", default=None, help="obs column with batches")
     run.add_argument("--layer", default=None, help="layer with the raw counts (default: X)")
+    default = [kind.name for kind in kinds if kind.default]
+    means = [f"{alias!r} means {name}" for alias, name in _registry.aliases().items()]
     run.add_argument(
         "--models",
         nargs="+",
-        default=["vae", "wgan-gp"],
-        choices=["vae", "gan", "vanilla-gan", "wgan-gp"],
-        help="generators to train ('gan' means wgan-gp; default: vae wgan-gp)",
+        default=default,
+        choices=[*_registry.names(), *_registry.aliases()],
+        help=f"generators to train ({'; '.join([*means, 'default: ' + ' '.join(default)])})",
     )
     run.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     run.add_argument("--quick", action="store_true", help="short training")
@@ -273,7 +279,7 @@ def _demo(args: argparse.Namespace) -> int:
             adata,
             labels_key="group",
             batch_key="batch",
-            models=["vae", "vanilla-gan", "wgan-gp"],
+            models=_registry.names(),
             out=out,
             settings=settings,
             seed=args.seed,
@@ -282,7 +288,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ._study import ALIASES, Settings, run_study
+    from ._study import Settings, run_study
 
     if not args.input.exists():
         raise UsageError(f"input file {str(args.input)!r} does not exist")
@@ -291,12 +297,11 @@ def _run(args: argparse.Namespace) -> int:
     with _output_folder(args.out, args.out) as out:
         adata = _read(args.input)
         _check_input(adata, args)
-        models = list(dict.fromkeys(ALIASES.get(m, m) for m in args.models))
         run_study(
             adata,
             labels_key=args.labels,
             batch_key=args.batch,
-            models=models,
+            models=args.models,
             out=out,
             settings=Settings.make(args.quick),
             seed=args.seed,

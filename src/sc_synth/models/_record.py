@@ -10,10 +10,10 @@ import torch
 from anndata import AnnData
 
 from .. import __version__
+from . import _registry
 
 #: Bumped when the layout of a record changes; older readers refuse newer records.
 RECORD_VERSION = 3
-KINDS = ("vae", "gan")
 _REQUIRED = ("kind", "record_version", "sc_synth_version", "init_params", "setup", "weights")
 
 
@@ -74,9 +74,10 @@ def read_record(adata: AnnData, key: str) -> Mapping:
             f"missing {missing}."
         )
     kind = str(record["kind"])
-    if kind not in KINDS:
+    if kind not in _registry.record_kinds():
         raise ValueError(
-            f"adata.uns[{key!r}] holds a model of kind {kind!r}; known kinds: {KINDS}."
+            f"adata.uns[{key!r}] holds a model of kind {kind!r}; known kinds: "
+            f"{_registry.record_kinds()}."
         )
     version = int(record["record_version"])
     if version > RECORD_VERSION:

@@ -8,6 +8,8 @@ from typing import Protocol
 import numpy as np
 from scipy import sparse
 
+from . import _registry
+
 
 class Sampler(Protocol):
     """Draws integer counts for cells of given label/batch codes and library sizes."""
@@ -20,7 +22,4 @@ class Sampler(Protocol):
 
 def load_sampler(record: Mapping) -> Sampler:
     """Rebuild the model held in ``record`` (already checked by ``read_record``)."""
-    from ._gan import GANSampler
-    from ._vae import VAESampler
-
-    return {"vae": VAESampler, "gan": GANSampler}[str(record["kind"])](record)
+    return _registry.sampler_class(str(record["kind"]))(record)

@@ -71,8 +71,8 @@ def augment(
         Real cells. The model in ``adata.uns[key]`` must have been trained with labels; it may
         have been trained on another AnnData with the same genes (matched by name).
     key
-        Key of the model record in ``adata.uns`` (from :func:`~sc_synth.tl.train_vae` or
-        :func:`~sc_synth.tl.train_gan`).
+        Key of the model record in ``adata.uns`` (from :func:`~sc_synth.tl.train_vae`,
+        :func:`~sc_synth.tl.train_gan` or any other registered generator).
     labels_key
         Column of ``adata.obs`` with the labels; ``None`` uses the model's ``labels_key``.
     target

@@ -29,7 +29,8 @@ def generate(
     """Generate new cells from a model stored in ``adata.uns[key]``.
 
     Works the same for every kind of model (:func:`~sc_synth.tl.train_vae`,
-    :func:`~sc_synth.tl.train_gan`) and from a record read back from an ``.h5ad`` file. Library
+    :func:`~sc_synth.tl.train_gan` and any other registered generator; the record's ``kind``
+    picks the sampler) and from a record read back from an ``.h5ad`` file. Library
     sizes are drawn per label and batch from the log-normal fitted at training, and counts are
     sampled from the model's expression profile, in chunks of cells.
 
