@@ -9,7 +9,7 @@ from scipy import sparse
 
 import sc_synth as ss
 from sc_synth import cli
-from sc_synth._study import Settings
+from sc_synth._study import Settings, run_study
 from sc_synth.models import _registry
 from sc_synth.models._conditions import Conditions
 from sc_synth.models._record import base_record
@@ -127,6 +127,22 @@ def test_registered_kind_is_a_study_and_command_line_choice(poisson, capsys):
     with pytest.raises(SystemExit):
         cli.main(["demo", "--help"])
     assert "the WGAN-GP and the Poisson on one half" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.slow
+def test_study_trains_a_registered_kind_under_its_name(poisson, tmp_path):
+    adata = make_counts()
+    table = run_study(
+        adata,
+        labels_key="cell_type",
+        batch_key="batch",
+        models=["pois", "poisson"],
+        out=tmp_path,
+        settings=Settings.make(quick=True),
+    )
+    assert "poisson" in table.index
+    assert "pois" not in table.index
+    assert ad.read_h5ad(tmp_path / "synthetic_poisson.h5ad").uns["sc_synth"]["model"] == "poisson"
 
 
 def test_record_of_an_unregistered_kind_is_refused_naming_the_known_kinds():
