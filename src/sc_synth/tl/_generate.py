@@ -52,10 +52,11 @@ def generate(
 
     Returns
     -------
-    A new AnnData: ``X`` a CSR matrix of integer counts (``float32``), ``var_names`` the
-    training genes, ``obs[labels_key]`` and ``obs[batch_key]`` (categoricals in the training
-    order, for the keys the model was trained with), ``obs["synthetic"] = True``, and
-    ``uns["sc_synth"]`` with the model kind, ``key``, ``seed`` and package version.
+    AnnData
+        A new AnnData: ``X`` a CSR matrix of integer counts (``float32``), ``var_names`` the
+        training genes, ``obs[labels_key]`` and ``obs[batch_key]`` (categoricals in the training
+        order, for the keys the model was trained with), ``obs["synthetic"] = True``, and
+        ``uns["sc_synth"]`` with the model kind, ``key``, ``seed`` and package version.
     """
     record = read_record(adata, key)
     conditions = Conditions.from_record(record["conditions"])

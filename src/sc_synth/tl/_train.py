@@ -209,13 +209,14 @@ def train_vae(
 
     Returns
     -------
-    Nothing; writes ``adata.uns[key_added]``, a dict of plain values and arrays that
-    :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"vae"``), ``sc_synth_version``,
-    ``record_version``, ``init_params`` (module arguments), ``setup`` (layer, keys, var_names),
-    ``conditions`` (label and batch order, cells and log-normal library sizes per label and
-    batch), ``latent_prior``, ``mean_factor`` (labels × batches × genes), ``dispersion``
-    (labels × genes), ``weights`` (the state dict as arrays) and ``history`` (losses per
-    epoch). Nothing else in ``adata`` changes; a failed call changes nothing.
+    None
+        Writes ``adata.uns[key_added]``, a dict of plain values and arrays that
+        :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"vae"``), ``sc_synth_version``,
+        ``record_version``, ``init_params`` (module arguments), ``setup`` (layer, keys, var_names),
+        ``conditions`` (label and batch order, cells and log-normal library sizes per label and
+        batch), ``latent_prior``, ``mean_factor`` (labels × batches × genes), ``dispersion`` (labels
+        × genes), ``weights`` (the state dict as arrays) and ``history`` (losses per epoch). Nothing
+        else in ``adata`` changes; a failed call changes nothing.
     """
     module_kwargs, train_kwargs = _split_kwargs(kwargs, MODULE_OPTIONS)
     lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
@@ -327,18 +328,19 @@ def train_gan(
 
     Returns
     -------
-    Nothing; writes ``adata.uns[key_added]``, a dict of plain values and arrays that
-    :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"gan"``), ``sc_synth_version``,
-    ``record_version``, ``init_params`` (module arguments, among them ``loss``, ``target_sum`` and
-    the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
-    ``amsgrad``, ``ema_decay`` as used, and the steps taken), ``setup`` (layer, keys, var_names),
-    ``conditions`` (label and batch order, cells and log-normal library sizes per label and batch),
-    ``weights`` (generator and critic state dict as arrays) and ``history`` (per epoch:
-    ``critic_loss_train``, ``generator_loss_train`` (for epochs with a generator step),
-    ``precision_train`` and ``recall_train`` of generated against real cells within minibatches, for
-    ``"wgan-gp"`` ``wasserstein_train`` and ``gradient_penalty_train``, and with ``train_size < 1``
-    ``precision_validation`` and ``recall_validation`` against the held-out cells). Nothing else in
-    ``adata`` changes; a failed call changes nothing.
+    None
+        Writes ``adata.uns[key_added]``, a dict of plain values and arrays that
+        :meth:`~anndata.AnnData.write_h5ad` stores: ``kind`` (``"gan"``), ``sc_synth_version``,
+        ``record_version``, ``init_params`` (module arguments, among them ``loss``, ``target_sum``
+        and the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
+        ``amsgrad``, ``ema_decay`` as used, and the steps taken), ``setup`` (layer, keys,
+        var_names), ``conditions`` (label and batch order, cells and log-normal library sizes per
+        label and batch), ``weights`` (generator and critic state dict as arrays) and ``history``
+        (per epoch: ``critic_loss_train``, ``generator_loss_train`` (for epochs with a generator
+        step), ``precision_train`` and ``recall_train`` of generated against real cells within
+        minibatches, for ``"wgan-gp"`` ``wasserstein_train`` and ``gradient_penalty_train``, and
+        with ``train_size < 1`` ``precision_validation`` and ``recall_validation`` against the
+        held-out cells). Nothing else in ``adata`` changes; a failed call changes nothing.
     """
     check_loss(loss)
     module_kwargs, train_kwargs = _split_kwargs(kwargs, GAN_MODULE_OPTIONS + GAN_PLAN_OPTIONS)
