@@ -262,27 +262,36 @@ def test_run_warns_about_a_single_label(capsys, tmp_path, monkeypatch):
     ]
 
 
-def assert_interrupted(capsys, code, command, out):
+@pytest.fixture
+def sigint_handler():
+    """SIGINT's handler before the test: the default, or ignored where the run was started so."""
+    return signal.getsignal(signal.SIGINT)
+
+
+def assert_interrupted(capsys, code, command, out, handler):
     assert code == 130
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines()[-1] == f"sc-synth {command}: interrupted"
     assert "Traceback" not in captured.err
     assert not out.exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) == handler
     return captured
 
 
-def test_interrupt_during_simulation_leaves_nothing(capsys, tmp_path, monkeypatch):
+def test_interrupt_during_simulation_leaves_nothing(capsys, tmp_path, monkeypatch, sigint_handler):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_study, "simulated_data", interrupted)
     out = tmp_path / "demo"
-    assert_interrupted(capsys, cli.main(["demo", "--quick", "--out", str(out)]), "demo", out)
+    code = cli.main(["demo", "--quick", "--out", str(out)])
+    assert_interrupted(capsys, code, "demo", out, sigint_handler)
 
 
 @pytest.mark.parametrize("how", ["exception", "signal"])
-def test_interrupt_during_training_leaves_nothing(capsys, counts_file, tmp_path, monkeypatch, how):
+def test_interrupt_during_training_leaves_nothing(
+    capsys, counts_file, tmp_path, monkeypatch, how, sigint_handler
+):
     """A KeyboardInterrupt inside Lightning's loop, or Ctrl-C itself, ends the run cleanly."""
     import scvi
 
@@ -296,7 +305,8 @@ def test_interrupt_during_training_leaves_nothing(capsys, counts_file, tmp_path,
     monkeypatch.setattr(scvi.train.TrainingPlan, "training_step", training_step)
     out = tmp_path / "study"
     argv = ["run", str(counts_file), "--labels", "cell_type", "--models", "vae", "--quick"]
-    captured = assert_interrupted(capsys, cli.main([*argv, "--out", str(out)]), "run", out)
+    code = cli.main([*argv, "--out", str(out)])
+    captured = assert_interrupted(capsys, code, "run", out, sigint_handler)
     if how == "signal":
         # Ctrl-C stops Lightning's loop without passing through its handler, where scvi-tools
         # prints the exception.
