@@ -98,3 +98,22 @@ def test_one_colour_per_set_in_every_figure(cells, crowded):
     assert in_embedding["real"] == in_pr["real (reference)"]
     assert len({in_pr[name] for name in SETS}) == len(SETS)
     plt.close("all")
+
+
+def test_label_colours_are_none_of_the_sets(cells):
+    """Beside the origin panel, no colour of the label panel can be read as a set."""
+    real, sets = cells
+
+    def legend_colors(ax):
+        legend = ax.get_legend()
+        return {
+            t.get_text(): to_hex(h.get_facecolor()[0])
+            for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)
+        }
+
+    origin, label = ss.pl.embedding(real, sets, color="cell_type", basis="pca", show=False)
+    sets_colors, label_colors = legend_colors(origin), legend_colors(label)
+    assert list(label_colors) == ["type_0", "type_1", "type_2"]
+    assert len(set(label_colors.values())) == 3
+    assert not set(label_colors.values()) & set(sets_colors.values())
+    plt.close("all")

@@ -15,7 +15,7 @@ from scipy import sparse
 
 from .._threads import keeps_torch_threads
 from ..tl._inputs import as_sets, counts_of, shared_genes
-from ._palette import REAL, set_colors
+from ._palette import LABEL_COLORS, REAL, set_colors
 from ._utils import save_or_show
 
 ORIGIN = "origin"
@@ -90,7 +90,7 @@ def embedding(
 
     origins = joint.obs[ORIGIN].cat.categories
     joint.uns[f"{ORIGIN}_colors"] = list(set_colors(origins).values())
-    palette = kwargs.pop("palette", None)
+    palette = kwargs.pop("palette", None) or _label_palette(joint, colors)
 
     panels = [ORIGIN, *colors]
     axes = _axes(ax, len(panels))
@@ -101,6 +101,12 @@ def embedding(
     if shown:
         return None
     return axes[0] if len(axes) == 1 else axes
+
+
+def _label_palette(joint: AnnData, colors: list[str]) -> list[str] | None:
+    """Colours for the label panels that no set uses; scanpy's own beyond their number."""
+    most = max((joint.obs[c].nunique() for c in colors), default=0)
+    return LABEL_COLORS if most <= len(LABEL_COLORS) else None
 
 
 def _pool(real: AnnData, sets: dict[str, AnnData], colors: list[str]) -> AnnData:

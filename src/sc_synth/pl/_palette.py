@@ -29,6 +29,16 @@ _assigned: dict[str, str] = {
 }
 
 
+# Cell types and batches take tab20b's colours, which no set takes, so that beside an origin panel
+# blue never means both a generator and a cell type: its five hues (gold, magenta, olive, navy, red,
+# the ones least like the sets' first colours leading), then their other shades.
+LABEL_COLORS = [
+    to_hex(mpl.colormaps["tab20b"].colors[hue + shade])
+    for shade in (1, 2, 0, 3)
+    for hue in (8, 16, 4, 0, 12)
+]
+
+
 def set_colors(names: Iterable[str]) -> dict[str, str]:
     """Return a hex colour per set name.
 
