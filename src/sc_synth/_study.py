@@ -362,7 +362,7 @@ def report(
         "- The `real (reference)` row compares two halves of the real cells: the ceiling, what a "
         "perfect generator reaches on this data. A generator above it is within noise of the "
         "ceiling, not more real than real cells. The `baseline (NB per label)` row is "
-        "independent negative binomials per label: the floor a learned generator has to clear "
+        "independent negative binomials per label (and batch): the floor a learned generator has to clear "
         "to be worth its training.",
         "- `metrics.csv` has every metric, also per label, with the spread in `<metric>_sd`; "
         "`precision_recall.png` and `embedding.png` show the same comparison.",
