@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from conftest import make_counts
 
+from sc_synth._report import report
 from sc_synth._study import (
     REPEATS,
     _interruptible_training,
     half_sizes,
-    report,
     split_halves,
 )
 
@@ -39,7 +39,8 @@ def table_and_spread(precision, recall, sd):
 
 def make_report(table, spread, batch_key="batch", n_batches=2, n_labels=3):
     adata = make_counts(n_cells=60, n_genes=10, n_labels=n_labels, n_batches=n_batches)
-    return report(table, {"vae": 12.0, "wgan-gp": 30.0}, adata, "cell_type", batch_key, spread)
+    timings = {"vae": 12.0, "wgan-gp": 30.0}
+    return report(table, timings, adata, "cell_type", batch_key, spread, REPEATS)
 
 
 def test_report_names_no_leader_within_the_noise():
@@ -117,3 +118,23 @@ def test_other_exits_pass_through():
     with pytest.raises(SystemExit), _interruptible_training():
         raise SystemExit(2)
     assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_report_tables_the_families_beyond_the_manifold():
+    table, spread = table_and_spread([0.75, 0.70, 0.71, 0.70], [0.75, 0.6, 0.76, 0.76], 0.01)
+    table = table.assign(
+        de_slope=[0.98, 0.93, 0.61, 0.88],
+        gene_gene_corr=[0.25, 0.02, 0.18, 0.01],
+        membership_auc=[np.nan, np.nan, 0.71, 0.52],
+    )
+    text = make_report(table, spread)
+    assert "| set | de_slope | gene_gene_corr | membership_auc |" in text
+    assert "| vae | 0.610 | 0.180 | 0.710 |" in text
+    assert "| real (reference) | 0.980 | 0.250 | – |" in text
+    assert "**de_slope**, **de_r**" in text
+    assert "**tstr_f1**" not in text  # no column, no explanation
+
+
+def test_report_leaves_the_second_table_out_without_its_columns():
+    table, spread = table_and_spread([0.75, 0.70, 0.71, 0.70], [0.75, 0.6, 0.76, 0.76], 0.01)
+    assert "Beyond the shared manifold" not in make_report(table, spread)

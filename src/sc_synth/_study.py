@@ -27,6 +27,7 @@ from scanpy import logging as logg
 
 from . import pp
 from ._io import atomic_path, write_h5ad
+from ._report import report
 from .models import _registry
 
 #: Evaluation seeds behind the spread of the cheap metrics in the report.
@@ -167,7 +168,9 @@ def run_study(
         f"evaluating against the held-out cells, with {REPEATS} seeds for the spread"
     )
     with _without_step_lines():
-        table = tl.evaluate(test, synthetic, groupby=labels_key, batch_key=batch_key, seed=seed)
+        table = tl.evaluate(
+            test, synthetic, groupby=labels_key, batch_key=batch_key, train=train, seed=seed
+        )
         spread = evaluation_spread(test, synthetic, labels_key, batch_key, seed)
     table = table.join(spread[_SPREAD_COLUMNS].add_suffix("_sd"))
     logg.info("    finished", time=started)
@@ -176,7 +179,7 @@ def run_study(
     with _without_step_lines():
         _figures(test, synthetic, table, labels_key, out)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(report(table, timings, adata, labels_key, batch_key, spread))
+        tmp.write_text(report(table, timings, adata, labels_key, batch_key, spread, REPEATS))
     logg.info(f"done: results in {out}")
     return table
 
@@ -295,150 +298,3 @@ def _figures(
     with atomic_path(out / "embedding.png") as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
     plt.close(fig)
-
-
-def _is_generator(name: str) -> bool:
-    return not name.startswith(("real", "baseline"))
-
-
-def _noise(spread: pd.DataFrame, a: str, b: str, column: str) -> float:
-    """Twice the combined standard deviation of ``column`` of rows ``a`` and ``b``."""
-    sd = spread.loc[[a, b], column].fillna(0.0).to_numpy()
-    return float(2 * np.sqrt(np.sum(sd**2)))
-
-
-def report(
-    table: pd.DataFrame,
-    timings: dict,
-    adata: AnnData,
-    labels_key: str,
-    batch_key: str | None,
-    spread: pd.DataFrame,
-) -> str:
-    """Return a short Markdown report that says what the numbers mean and what is noise.
-
-    ``spread`` is the output of :func:`evaluation_spread`. A difference counts when it exceeds
-    twice the combined standard deviation of the two numbers compared.
-    """
-    overall = table[table["group"] == "all"] if "group" in table else table
-    columns = [
-        c for c in ("precision", "recall", "classifier_auc", "coverage", "mmd") if c in overall
-    ]
-    n_labels = adata.obs[labels_key].nunique()
-    n_batches = adata.obs[batch_key].nunique() if batch_key else 1
-    strata = "label and batch" if n_batches > 1 else "label"
-    lines = [
-        "# sc-synth study",
-        "",
-        f"Data: {adata.n_obs} cells × {adata.n_vars} genes, {n_labels} labels in `{labels_key}`"
-        + (f", {n_batches} batches in `{batch_key}`" if n_batches > 1 else "")
-        + f". Each generator was trained on one half of the cells (stratified by {strata}) "
-        "and asked for the other half's composition; the synthetic cells are compared with the "
-        "held-out real cells.",
-        "",
-        "| set | " + " | ".join(columns) + " | training time (s) |",
-        "|---|" + "---|" * (len(columns) + 1),
-    ]
-    for name, row in overall.iterrows():
-        cells = [
-            f"{row[c]:.3f} ± {spread.loc[name, c]:.3f}" if c in spread else f"{row[c]:.3f}"
-            for c in columns
-        ]
-        seconds = f"{timings[name]:.0f}" if name in timings else ""
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds} |")
-    lines += [
-        "",
-        f"± is the standard deviation over {REPEATS} evaluation seeds (other reference halves "
-        "and subsamples of the held-out cells). Training again with another seed moves the "
-        "numbers further, so a difference smaller than twice the combined ± is noise.",
-        "",
-        "How to read it:",
-        "",
-        "- **precision**: share of synthetic cells that fall inside the manifold of real cells "
-        "(realism); **recall**: share of real cells whose neighbourhood the synthetic cells reach "
-        "(diversity). Both are 1 at best.",
-        "- **classifier_auc**: how well a random forest tells synthetic from real cells; 0.5 "
-        "means it cannot.",
-        "- The `real (reference)` row compares two halves of the real cells: the ceiling, what a "
-        "perfect generator reaches on this data. A generator above it is within noise of the "
-        "ceiling, not more real than real cells. The `baseline (NB per label)` row is "
-        "independent negative binomials per label (and batch): the floor a learned generator has to clear "
-        "to be worth its training.",
-        "- `metrics.csv` has every metric, also per label, with the spread in `<metric>_sd`; "
-        "`precision_recall.png` and `embedding.png` show the same comparison.",
-    ]
-    findings = _findings(overall, spread, n_labels, labels_key)
-    if findings:
-        lines += ["", "What the numbers say:", "", *(f"- {line}" for line in findings)]
-    return "\n".join(lines) + "\n"
-
-
-def _findings(
-    overall: pd.DataFrame, spread: pd.DataFrame, n_labels: int, labels_key: str
-) -> list[str]:
-    """Sentences on the floor, the ceiling and the leader, each only beyond the noise."""
-    if not {"precision", "recall"} <= set(overall):
-        return []
-    score = overall["precision"] + overall["recall"]
-    generators = [name for name in overall.index if _is_generator(name)]
-    reference = next((name for name in overall.index if name.startswith("real")), None)
-    baseline = next((name for name in overall.index if name.startswith("baseline")), None)
-    found = []
-    if n_labels == 1:
-        found.append(
-            f"`{labels_key}` has one label: the models are not conditioned on cell type and the "
-            "baseline is one negative binomial for all cells."
-        )
-    for name in generators:
-        if baseline is not None:
-            gap = score[name] - score[baseline]
-            noise = _noise(spread, name, baseline, "score")
-            verdict = (
-                "clears the baseline"
-                if gap > noise
-                else "falls below the baseline"
-                if gap < -noise
-                else "is within noise of the baseline"
-            )
-            found.append(
-                f"**{name}** {verdict} on precision + recall ({score[name]:.3f} vs "
-                f"{score[baseline]:.3f}, noise ±{noise:.3f})."
-            )
-        if reference is not None:
-            found += _above_ceiling(overall, spread, name, reference)
-    ranked = sorted(generators, key=score.get, reverse=True)
-    if len(ranked) > 1:
-        first, second = ranked[:2]
-        gap, noise = score[first] - score[second], _noise(spread, first, second, "score")
-        found.append(
-            f"Highest precision + recall: **{first}**, {gap:.3f} ahead of {second} "
-            f"(noise ±{noise:.3f})."
-            if gap > noise
-            else f"No generator leads on precision + recall beyond the noise: {first} is "
-            f"{gap:.3f} ahead of {second}, within ±{noise:.3f}."
-        )
-    return found
-
-
-def _above_ceiling(
-    overall: pd.DataFrame, spread: pd.DataFrame, name: str, reference: str
-) -> list[str]:
-    """Say what a generator's number above the real-vs-real reference means."""
-    found = []
-    for column in ("precision", "recall", "coverage"):
-        if column not in overall or overall.loc[name, column] <= overall.loc[reference, column]:
-            continue
-        value, ceiling = overall.loc[name, column], overall.loc[reference, column]
-        noise = _noise(spread, name, reference, column) if column in spread else 0.0
-        if value - ceiling <= noise:
-            meaning = "within noise of the ceiling: as good as real cells here, not better"
-        elif column == "precision":
-            meaning = "beyond the noise: its cells crowd the dense regions; read it with recall"
-        else:
-            meaning = (
-                "beyond the noise: its cells spread wider than real ones; read it with precision"
-            )
-        found.append(
-            f"{name}'s {column} ({value:.3f}) is above the reference ({ceiling:.3f}), {meaning}."
-        )
-    return found
