@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
-from ..tl._evaluate import ALL, REFERENCE
+from .._names import ALL, REFERENCE
 from ._utils import save_or_show
 
 # Columns that describe a row rather than judge it.

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import matplotlib as mpl
 from matplotlib.colors import to_hex
 
-from ..tl._evaluate import BASELINE, REFERENCE
+from .._names import BASELINE, REFERENCE
 
 REAL = "real"
 

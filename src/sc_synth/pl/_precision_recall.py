@@ -10,7 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
-from ..tl._evaluate import ALL, BASELINE, REFERENCE
+from .._names import ALL, BASELINE, REFERENCE
 from ._palette import set_colors
 from ._utils import save_or_show
 

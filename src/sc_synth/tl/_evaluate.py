@@ -13,6 +13,7 @@ from anndata import AnnData
 from scanpy import logging as logg
 from scipy import sparse, stats
 
+from .._names import ALL, BASELINE, REFERENCE
 from .._threads import keeps_torch_threads
 from . import _correlation, _de, _metrics, _privacy
 from ._baseline import nb_per_label
@@ -35,9 +36,6 @@ METRICS = (
 ALIASES = {"memorization": "privacy"}
 # Families that compare labels, so need ``groupby``; ``metrics=None`` leaves them out without it.
 NEEDS_GROUPBY = ("de", "tstr")
-REFERENCE = "real (reference)"
-BASELINE = "baseline (NB per label)"
-ALL = "all"
 # A row needs this many cells per side; its k is lowered to n - 1 where it has fewer than k + 1,
 # so the smallest neighbourhood is 2 (with 1 the balls reach just the nearest cell, and
 # precision and recall measure little more than whether cells come in pairs).
