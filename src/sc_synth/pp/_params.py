@@ -15,7 +15,10 @@ METHODS = ("single", "groups", "paths")
 
 # Parameters that may be given once per batch, once per group, or (dropout) per cell.
 PER_BATCH = ("batch_fac_loc", "batch_fac_scale")
-PER_GROUP = ("de_prob", "de_down_prob", "de_fac_loc", "de_fac_scale")
+_DE = ("de_prob", "de_down_prob", "de_fac_loc", "de_fac_scale")
+# Condition effects of a sample design, drawn per group like DE.
+COND_DE = ("cond_de_prob", "cond_de_down_prob", "cond_de_fac_loc", "cond_de_fac_scale")
+PER_GROUP = _DE + COND_DE
 PER_DROPOUT_UNIT = ("dropout_mid", "dropout_shape")
 PER_PATH = ("path_from", "path_n_steps", "path_skew")
 # Per-path parameters that count: the path a path starts from, and its number of steps.
@@ -43,6 +46,12 @@ _BOUNDS = {
     "path_skew": (0.0, 1.0, True),
     "path_nonlinear_prob": (0.0, 1.0, True),
     "path_sigma_fac": (0.0, None, True),
+    "sample_fac_scale": (0.0, None, True),
+    "sample_group_conc": (0.0, None, False),
+    "cond_de_prob": (0.0, 1.0, True),
+    "cond_de_down_prob": (0.0, 1.0, True),
+    "cond_de_fac_loc": (None, None, True),
+    "cond_de_fac_scale": (0.0, None, True),
 }
 
 _SECTIONS = {
@@ -51,10 +60,11 @@ _SECTIONS = {
     "library sizes": ("lib_loc", "lib_scale", "lib_norm"),
     "expression outliers": ("out_prob", "out_fac_loc", "out_fac_scale"),
     "batch effects": ("batch_fac_loc", "batch_fac_scale", "batch_rm_effect"),
-    "differential expression": PER_GROUP,
+    "differential expression": _DE,
     "biological coefficient of variation": ("bcv_common", "bcv_df"),
     "dropout": ("dropout_type", "dropout_mid", "dropout_shape"),
     "differentiation paths": PER_PATH + ("path_nonlinear_prob", "path_sigma_fac"),
+    "samples and conditions": ("sample_fac_scale", "sample_group_conc", *COND_DE, "cond_de_shared"),
 }
 
 
@@ -184,6 +194,27 @@ class SimParams:
         Scale (≥ 0) of the non-linear changes: the standard deviation of a non-linear gene's
         random walk is uniform between 0 and ``path_sigma_fac`` times the mean of its start
         and end factors.
+    sample_fac_scale
+        Log-normal scale (≥ 0) of the sample factors of a sample design (``n_samples`` or
+        ``sample_cells`` in :func:`~sc_synth.pp.simulate`): every gene of every sample gets a
+        factor ``exp(N(0, sample_fac_scale))``, the donor-to-donor variation of a gene's mean.
+        Not in Splatter; unused without samples.
+    sample_group_conc
+        Concentration (> 0, ``inf`` allowed) of the Dirichlet distribution of each sample's
+        group probabilities around ``group_prob``: a sample's share of group *g* has mean
+        ``group_prob[g]`` and variance ``group_prob[g] (1 - group_prob[g]) /
+        (sample_group_conc + 1)``; ``inf`` gives every sample ``group_prob``. Not in Splatter.
+    cond_de_prob, cond_de_down_prob
+        Probability in [0, 1] that a gene is differentially expressed between a condition and
+        the first (reference) condition within a group, and that such a gene goes down: one
+        number for all groups or one per group. Not in Splatter; unused with one condition.
+    cond_de_fac_loc, cond_de_fac_scale
+        Log-normal location and scale (≥ 0) of the condition DE factors, one or one per group,
+        drawn as ``de_fac_loc`` and ``de_fac_scale`` are.
+    cond_de_shared
+        Give every group the same condition DE genes and factors (a response shared by all cell
+        types) instead of drawing them per group (a type-specific response); the four
+        ``cond_de_*`` parameters must then be single numbers.
 
     Examples
     --------
@@ -219,12 +250,19 @@ class SimParams:
     path_skew: float | tuple[float, ...] = 0.5
     path_nonlinear_prob: float = 0.1
     path_sigma_fac: float = 0.8
+    sample_fac_scale: float = 0.2
+    sample_group_conc: float = 50.0
+    cond_de_prob: float | tuple[float, ...] = 0.1
+    cond_de_down_prob: float | tuple[float, ...] = 0.5
+    cond_de_fac_loc: float | tuple[float, ...] = 0.1
+    cond_de_fac_scale: float | tuple[float, ...] = 0.4
+    cond_de_shared: bool = False
 
     def __post_init__(self) -> None:
         per_unit = PER_BATCH + PER_GROUP + PER_DROPOUT_UNIT + ("path_skew",)
         for field in fields(self):
             name, value = field.name, getattr(self, field.name)
-            if name in ("lib_norm", "batch_rm_effect"):
+            if name in ("lib_norm", "batch_rm_effect", "cond_de_shared"):
                 value = _check_flag(name, value)
             elif name == "method":
                 if not isinstance(value, str) or value not in METHODS:
@@ -239,7 +277,9 @@ class SimParams:
             elif name in per_unit:
                 value = _check_one_or_many(name, value, _check_number, "a number", "numbers")
             else:
-                value = _check_number(name, value, allow_inf=name == "bcv_df")
+                value = _check_number(
+                    name, value, allow_inf=name in ("bcv_df", "sample_group_conc")
+                )
             object.__setattr__(self, name, value)
         if self.dropout_type == "experiment":
             for name in PER_DROPOUT_UNIT:
@@ -348,3 +388,20 @@ def check_path_from(path_from, n_paths: int) -> list[int]:
                 )
             seen.append(start)
     return starts
+
+
+def check_probabilities(name: str, value) -> list[float]:
+    """``value`` as a list of probabilities summing to 1, or an error naming ``name``."""
+    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(f"`{name}` must be a sequence of probabilities, got {value!r}.")
+    try:
+        probs = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must hold numbers, got {value!r}.") from None
+    if probs.size == 0 or not np.all(np.isfinite(probs)) or np.any((probs < 0) | (probs > 1)):
+        raise ValueError(
+            f"`{name}` must hold one or more probabilities in [0, 1], got {list(probs)}."
+        )
+    if not np.isclose(probs.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(f"`{name}` must sum to 1, got {list(probs)} (sum {probs.sum():g}).")
+    return [float(p) for p in probs / probs.sum()]

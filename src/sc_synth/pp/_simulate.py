@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
@@ -17,6 +17,7 @@ from scipy import sparse
 
 from .._threads import usable_cores
 from ._dask import computed_in_order
+from ._design import Design, DesignTruth, check_design
 from ._estimate import _reference_genes, estimate_params
 from ._params import (
     PER_BATCH,
@@ -27,6 +28,7 @@ from ._params import (
     check_count,
     check_names,
     check_path_from,
+    check_probabilities,
 )
 from ._splat import (
     BLOCK_CELLS,
@@ -59,6 +61,10 @@ def simulate(
     chunk_size: int | None = None,
     reference: AnnData | None = None,
     out: str | os.PathLike | None = None,
+    n_samples: int | None = None,
+    sample_cells: Sequence[int] | None = None,
+    condition_prob: Sequence[float] | None = None,
+    sample_condition: Mapping[str, str] | Sequence[str] | None = None,
     **splat_params,
 ) -> AnnData:
     """Simulate single-cell counts from the Splat model, with the truth of every step recorded.
@@ -70,6 +76,11 @@ def simulate(
     groups are differentiation paths (Splatter's ``splatSimulatePaths``): each cell sits at a
     step of its path, and its means are those of the path at that step. See the "Simulation"
     page of the documentation for each step.
+
+    With ``n_samples`` or ``sample_cells``, cells come from samples (donors) in conditions: each
+    sample has its own group composition and gene factors, and each condition but the first its
+    DE factors per group (the ``sample_*`` and ``cond_de_*`` parameters); see the "Sample
+    designs" page of the documentation.
 
     Cells are simulated in chunks and never held as a dense cells × genes array, so memory grows
     with the number of non-zero counts only (or stays bounded with ``out``). The result depends
@@ -107,6 +118,24 @@ def simulate(
         few at a time, and written in order as they come, so memory stays bounded however many
         cells there are. The store is built under a temporary name and renamed when complete.
         The result is backed by the store (``X`` and ``layers`` read lazily).
+    n_samples
+        Number of samples (≥ 1, at most ``n_cells``), among which the cells are split as evenly
+        as they can be, in consecutive runs; ``None`` (with ``sample_cells`` also ``None``) is
+        no sample design.
+    sample_cells
+        Cells per sample, e.g. ``[300, 250, 300, 150]``, adding up to ``n_cells``: samples are
+        consecutive runs of cells, as batches are, so a batch may hold several samples or a
+        sample span several batches. Not with ``n_samples``.
+    condition_prob
+        Share of the samples in each condition, summing to 1, e.g. ``[0.5, 0.5]``: the samples
+        are split by these shares (rounded) and the conditions spread evenly over the sample
+        order; every condition must get a sample. ``None`` (and no ``sample_condition``) is one
+        condition. The first condition is the reference of the condition DE factors.
+    sample_condition
+        Each sample's condition: a mapping from sample names (``"Sample1"``…) to condition
+        names, or a sequence of one condition name per sample, e.g. ``["ctrl", "stim", "ctrl",
+        "stim"]``. Conditions are ordered by first appearance; the first is the reference. Not
+        with ``condition_prob``.
     **splat_params
         Splat parameters by their Splatter names in snake case (see
         :class:`~sc_synth.pp.SimParams`), e.g. ``de_prob=0.2``, ``bcv_common=0.3``,
@@ -141,6 +170,17 @@ def simulate(
           ``dropout_type`` is not ``"none"``.
         - ``uns["simulate"]``: the parameters (``params`` as a dict, ``n_cells``, ``n_genes``,
           ``batch_cells``, ``group_prob``, ``seed``, ``reference``), all h5ad-writable.
+        - With samples only: ``obs["sample"]`` (``"Sample1"…``) and ``obs["condition"]``
+          (``"Condition1"…`` or the names of ``sample_condition``), categoricals;
+          ``var["cond_de_fac_<condition>_<group>"]``: the DE factors of each condition but the
+          reference within each group (the factor of a gene's mean in that condition over its
+          mean in the reference), and ``var["cond_de_<condition>_<group>"]``: whether it is not
+          1; ``varm["sample_fac"]``: genes × samples factors; ``uns["simulate"]["design"]``:
+          ``sample_cells``, ``sample_condition`` (the condition of each sample), ``conditions``
+          and ``composition``, a samples × groups DataFrame of the group probabilities drawn for
+          each sample. A cell of batch *b*, sample *s* (in condition *c*) and group *g* has
+          expected counts ``exp_lib_size · p``, where ``p`` is ``gene_mean · batch_fac_<b> ·
+          de_fac_<g> · sample_fac[:, s] · cond_de_fac_<c>_<g>`` normalised to sum to 1.
 
     Examples
     --------
@@ -154,7 +194,7 @@ def simulate(
     """
     plan = _plan(
         n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, out,
-        splat_params,
+        (n_samples, sample_cells, condition_prob, sample_condition), splat_params,
     )  # fmt: skip
     truth = draw_genes(
         gene_stream(seed),
@@ -165,14 +205,19 @@ def simulate(
         plan.reference_means,
         plan.reference_bcv_factor,
     )
-    cells = _draw_cells(plan)
+    design = (
+        None
+        if plan.design is None
+        else plan.design.draw(seed, plan.params, plan.n_genes, plan.group_prob)
+    )
+    cells = _draw_cells(plan, design)
     adata = AnnData(
         obs=cells.obs,
-        var=_var(plan, truth),
-        varm=_varm(plan, truth),
-        uns={"simulate": _record(plan)},
+        var=_var(plan, truth, design),
+        varm=_varm(plan, truth, design),
+        uns={"simulate": _record(plan, design)},
     )
-    inputs = _chunk_inputs(plan, truth, cells)
+    inputs = _chunk_inputs(plan, truth, cells, design)
     starts = range(0, plan.n_cells, plan.chunk_cells)
     if plan.out is None:
         return _assemble(adata, _pieces(inputs, starts), plan.dropout)
@@ -194,6 +239,7 @@ class _Plan:
     reference_means: np.ndarray | None
     reference_bcv_factor: np.ndarray | None
     out: Path | None
+    design: Design | None
 
     @property
     def dropout(self) -> bool:
@@ -222,6 +268,7 @@ def _plan(
     chunk_size,
     reference,
     out,
+    design_args,
     splat_params,
 ) -> _Plan:
     """Check every argument, raising before any work, and gather what the simulation needs."""
@@ -264,9 +311,10 @@ def _plan(
     if chunk_size is None:
         chunk_size = _AUTO_CHUNK_ENTRIES // n_genes
     chunk_cells = max(1, -(-chunk_size // BLOCK_CELLS)) * BLOCK_CELLS
+    design = check_design(n_cells, *design_args, params, len(group_prob))
     return _Plan(
         n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_cells, gene_names,
-        reference_means, reference_bcv_factor, out,
+        reference_means, reference_bcv_factor, out, design,
     )  # fmt: skip
 
 
@@ -292,19 +340,7 @@ def _check_batch_cells(batch_cells, n_cells: int) -> list[int]:
 def _check_group_prob(group_prob) -> list[float]:
     if group_prob is None:
         return [1.0]
-    if isinstance(group_prob, str) or not isinstance(group_prob, Sequence | np.ndarray):
-        raise TypeError(f"`group_prob` must be a sequence of probabilities, got {group_prob!r}.")
-    try:
-        probs = np.asarray(group_prob, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise TypeError(f"`group_prob` must hold numbers, got {group_prob!r}.") from None
-    if probs.size == 0 or not np.all(np.isfinite(probs)) or np.any((probs < 0) | (probs > 1)):
-        raise ValueError(
-            f"`group_prob` must hold one or more probabilities in [0, 1], got {list(probs)}."
-        )
-    if not np.isclose(probs.sum(), 1.0, rtol=0, atol=1e-6):
-        raise ValueError(f"`group_prob` must sum to 1, got {list(probs)} (sum {probs.sum():g}).")
-    return [float(p) for p in probs / probs.sum()]
+    return check_probabilities("group_prob", group_prob)
 
 
 def _check_lengths(params: SimParams, n_batches: int, n_groups: int, n_cells: int) -> None:
@@ -329,12 +365,18 @@ def _check_lengths(params: SimParams, n_batches: int, n_groups: int, n_cells: in
     check_path_from(params.path_from, n_groups)
 
 
-def _draw_cells(plan: _Plan) -> _Cells:
-    """Library sizes, group labels and (with paths) steps of every cell, from the per-cell stream."""
+def _draw_cells(plan: _Plan, design: DesignTruth | None) -> _Cells:
+    """Library sizes, group labels and (with paths) steps of every cell, from the per-cell stream.
+
+    With a design, groups follow each sample's composition, from the design's streams.
+    """
     rng = cell_stream(plan.seed)
     n_groups = len(plan.group_prob)
     lib_size = library_sizes(rng, plan.n_cells, plan.params)
-    group = rng.choice(n_groups, size=plan.n_cells, p=plan.group_prob)
+    if design is None:
+        group = rng.choice(n_groups, size=plan.n_cells, p=plan.group_prob)
+    else:
+        group = design.cell_groups()
     batch = np.repeat(np.arange(len(plan.batch_cells)), plan.batch_cells)
     obs = pd.DataFrame(
         {
@@ -346,6 +388,8 @@ def _draw_cells(plan: _Plan) -> _Cells:
         },
         index=pd.Index([f"Cell{i}" for i in range(1, plan.n_cells + 1)]),
     )
+    if design is not None:
+        obs = obs.assign(**design.obs())
     profile_index = batch * n_groups + group
     if plan.paths:
         # Profiles run over batches, then paths, then steps (see _splat.profiles).
@@ -373,7 +417,7 @@ def _group_names(plan: _Plan) -> list[str]:
     return [f"{prefix}{g}" for g in range(1, len(plan.group_prob) + 1)]
 
 
-def _var(plan: _Plan, truth: GeneTruth) -> pd.DataFrame:
+def _var(plan: _Plan, truth: GeneTruth, design: DesignTruth | None) -> pd.DataFrame:
     columns = {
         "base_gene_mean": truth.base_gene_mean,
         "outlier_factor": truth.outlier_factor,
@@ -392,11 +436,15 @@ def _var(plan: _Plan, truth: GeneTruth) -> pd.DataFrame:
             columns[f"local_de_fac_{name}"] = truth.paths.local_de_fac[g]
         for g, name in enumerate(names):
             columns[f"nonlinear_{name}"] = truth.paths.nonlinear[g]
+    if design is not None:
+        columns |= design.var(names)
     return pd.DataFrame(columns, index=plan.gene_names)
 
 
-def _varm(plan: _Plan, truth: GeneTruth) -> dict[str, np.ndarray]:
-    """Genes × steps factors of every path (none without paths)."""
+def _varm(plan: _Plan, truth: GeneTruth, design: DesignTruth | None) -> dict[str, np.ndarray]:
+    """Genes × steps factors of every path, or genes × samples factors of a design."""
+    if design is not None:
+        return design.varm()
     if truth.paths is None:
         return {}
     return {
@@ -405,8 +453,8 @@ def _varm(plan: _Plan, truth: GeneTruth) -> dict[str, np.ndarray]:
     }
 
 
-def _record(plan: _Plan) -> dict:
-    return {
+def _record(plan: _Plan, design: DesignTruth | None) -> dict:
+    record = {
         "params": plan.params.to_dict(),
         "n_cells": plan.n_cells,
         "n_genes": plan.n_genes,
@@ -415,6 +463,9 @@ def _record(plan: _Plan) -> dict:
         "seed": plan.seed,
         "reference": plan.reference_means is not None,
     }
+    if design is not None:
+        record["design"] = design.record(_group_names(plan))
+    return record
 
 
 @dataclass
@@ -430,13 +481,20 @@ class _ChunkInputs:
     dropout: tuple[np.ndarray, np.ndarray] | None
 
 
-def _chunk_inputs(plan: _Plan, truth: GeneTruth, cells: _Cells) -> _ChunkInputs:
+def _chunk_inputs(
+    plan: _Plan, truth: GeneTruth, cells: _Cells, design: DesignTruth | None
+) -> _ChunkInputs:
+    table, profile_index = None, cells.profile_index
+    if design is not None:
+        table, profile_index = design.profiles(
+            truth, cells.obs["batch"].cat.codes.to_numpy(), cells.obs["group"].cat.codes.to_numpy()
+        )
     return _ChunkInputs(
         seed=plan.seed,
         chunk_cells=plan.chunk_cells,
-        genes=expression(truth, plan.params.bcv_common),
+        genes=expression(truth, plan.params.bcv_common, table),
         lib_size=cells.obs["exp_lib_size"].to_numpy(),
-        profile_index=cells.profile_index,
+        profile_index=profile_index,
         dropout=(cells.dropout_mid, cells.dropout_shape) if plan.dropout else None,
     )
 

@@ -18,7 +18,7 @@ from ._counts import draw_block
 BLOCK_CELLS = 64
 
 # Spawn keys of the independent streams under the user's seed.
-_GENE_STREAM, _CELL_STREAM, _BLOCK_STREAM, _DROPOUT_STREAM = 0, 1, 2, 3
+_GENE_STREAM, _CELL_STREAM, _BLOCK_STREAM, _DROPOUT_STREAM, _DESIGN_STREAM = 0, 1, 2, 3, 4
 
 # Floor of expression proportions (see Expression).
 _TINY_PROPORTION = 1e-30
@@ -53,6 +53,11 @@ def block_stream(seed: int, block: int) -> np.random.Generator:
 def dropout_stream(seed: int, block: int) -> np.random.Generator:
     """Stream for the dropout of block ``block``, apart so that dropout leaves true counts as is."""
     return stream(seed, _DROPOUT_STREAM, block)
+
+
+def design_stream(seed: int, *key: int) -> np.random.Generator:
+    """Stream ``key`` of a sample design's draws, apart so that a design leaves the others as is."""
+    return stream(seed, _DESIGN_STREAM, *key)
 
 
 def lognormal_factors(
@@ -299,9 +304,16 @@ class Expression:
     bcv_factor: np.ndarray
 
 
-def expression(truth: GeneTruth, bcv_common: float) -> Expression:
-    """Gather the per-gene inputs of the count sampler."""
-    table = np.maximum(profiles(truth), _TINY_PROPORTION)
+def expression(
+    truth: GeneTruth, bcv_common: float, profile_table: np.ndarray | None = None
+) -> Expression:
+    """Gather the per-gene inputs of the count sampler.
+
+    ``profile_table`` replaces the proportions of :func:`profiles` where a sample design gives
+    cells profiles of their own (see :mod:`~sc_synth.pp._design`).
+    """
+    table = profiles(truth) if profile_table is None else profile_table
+    table = np.maximum(table, _TINY_PROPORTION)
     return Expression(
         profile_table=table,
         rsqrt_table=1.0 / np.sqrt(table),
