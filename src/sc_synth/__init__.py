@@ -15,11 +15,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 # The sub-packages record __version__ in what they write, so it is set before they load.
 from . import datasets, pp
 
-__all__ = ["__version__", "datasets", "pl", "pp", "tl"]
+__all__ = ["__version__", "datasets", "models", "pl", "pp", "tl"]
 
-# tl and pl bring in torch, scvi-tools and Lightning (seconds and hundreds of MB): they load on
-# first use, so that simulating data does not pay for them.
-_ON_FIRST_USE = ("pl", "tl")
+# tl, pl and the model classes bring in torch, scvi-tools and Lightning (seconds and hundreds of
+# MB): they load on first use, so that simulating data does not pay for them.
+_ON_FIRST_USE = ("models", "pl", "tl")
 
 
 def __getattr__(name: str):

@@ -1,13 +1,32 @@
 import numpy as np
 import pytest
 import torch
+from conftest import make_counts
 
-from sc_synth.models._gan import GANModule, GANSampler, _precision_recall, default_max_epochs
+from sc_synth.models._conditions import Conditions
 from sc_synth.models._record import weights_to_record
+from sc_synth.models.gan import GANGenerator
+from sc_synth.models.gan._model import data_start, default_max_epochs
+from sc_synth.models.gan._module import GANModule
+from sc_synth.models.gan._trainingplan import GANTrainingPlan, _precision_recall
 
 
 def _record(module: GANModule, **params) -> dict:
-    return {"init_params": params, "weights": weights_to_record(module)}
+    one = np.ones((1, 1))
+    conditions = Conditions(None, None, [""], [""], one.astype(np.int64), 6 * one, 0 * one)
+    return {
+        "init_params": params,
+        "weights": weights_to_record(module),
+        "conditions": conditions.to_record(),
+        "setup": {},
+        "plan_params": {},
+    }
+
+
+def _start_at_data(module: GANModule, counts, label, batch) -> None:
+    shape = module.shape
+    start = data_start(counts, label, batch, shape["n_labels"], shape["n_batch"])
+    module.start_at(**{name: torch.as_tensor(value) for name, value in start.items()})
 
 
 def test_unknown_loss_is_refused():
@@ -27,11 +46,12 @@ def test_gradient_penalty_is_part_of_the_wgan_critic_loss():
     module = GANModule(6, n_hidden=16, gradient_penalty=10.0)
     inference = module.inference(torch.rand(8, 6) + 0.1, torch.zeros(8, 1), torch.zeros(8, 1))
     fake = torch.rand(8, 6)
+    critic = module.new_critic()
     torch.manual_seed(1)
-    parts = module.critic_loss(inference, fake)
+    parts = module.critic_loss(critic, inference, fake)
     module.gradient_penalty = 0.0
     torch.manual_seed(1)
-    without = module.critic_loss(inference, fake)
+    without = module.critic_loss(critic, inference, fake)
     assert parts["gradient_penalty"] > 0
     torch.testing.assert_close(parts["loss"] - without["loss"], 10.0 * parts["gradient_penalty"])
 
@@ -50,7 +70,7 @@ def test_precision_recall_sees_mode_collapse():
 
 def test_sampler_draws_around_library_sizes_from_the_given_rng_alone():
     params = {"n_input": 30, "n_labels": 2, "n_hidden": 16, "n_latent": 4, "target_sum": 50.0}
-    sampler = GANSampler(_record(GANModule(**params), **params))
+    sampler = GANGenerator.from_uns(_record(GANModule(**params), **params))
     n = 2000
     label, batch = np.arange(n) % 2, np.zeros(n, dtype=np.int64)
     library = np.where(np.arange(n) < n // 2, 50.0, 5000.0)
@@ -68,11 +88,11 @@ def test_sampler_draws_around_library_sizes_from_the_given_rng_alone():
 def test_sampler_refuses_a_record_that_is_not_a_gan():
     params = {"n_input": 30, "n_hidden": 16}
     record = _record(GANModule(**params), n_input=30, n_hidden=16, dispersion="gene")
-    with pytest.raises(ValueError, match="do not describe a GAN"):
-        GANSampler(record)
+    with pytest.raises(ValueError, match="do not describe a GANGenerator"):
+        GANGenerator.from_uns(record)
     record = _record(GANModule(**params), n_input=31, n_hidden=16)
     with pytest.raises(ValueError, match="do not fit"):
-        GANSampler(record)
+        GANGenerator.from_uns(record)
 
 
 def test_default_epochs_aim_at_a_fixed_number_of_generator_steps():
@@ -95,7 +115,7 @@ def test_generator_starts_at_the_mean_profiles_and_overdispersion_of_the_data():
     counts = rng.poisson(mean * gamma)
     torch.manual_seed(0)
     module = GANModule(n_genes, n_labels=2, n_hidden=16, n_latent=4)
-    module.start_at_data(counts, label, batch)
+    _start_at_data(module, counts, label, batch)
 
     module.eval()
     codes = torch.as_tensor(label[:200])
@@ -121,7 +141,7 @@ def test_each_label_gets_its_own_overdispersion_and_a_rare_one_borrows_from_all(
     gamma = np.where(label[:, None] == 0, rng.gamma(1.0, 1.0, (len(label), n_genes)), 1.0)
     counts = rng.poisson(mean * gamma)
     module = GANModule(n_genes, n_labels=3, n_hidden=16, n_latent=4)
-    module.start_at_data(counts, label, np.zeros(len(label), dtype=np.int64))
+    _start_at_data(module, counts, label, np.zeros(len(label), dtype=np.int64))
     shape = np.median(module.generator.log_theta.exp().detach().numpy(), axis=1)
     np.testing.assert_allclose(shape[0], 1.0, rtol=0.2)
     assert shape[1] > 50
@@ -140,7 +160,7 @@ def test_overdispersion_fit_leaves_out_the_poisson_noise_of_shallow_cells():
     counts = rng.poisson(library[:, None] * profile)
     codes = np.zeros(n_cells, dtype=np.int64)
     module = GANModule(n_genes, n_hidden=16, n_latent=4)
-    module.start_at_data(counts, codes, codes)
+    _start_at_data(module, counts, codes, codes)
     assert np.median(module.generator.log_theta.exp().detach().numpy()) > 100
 
 
@@ -152,7 +172,7 @@ def test_generated_counts_carry_the_gamma_noise_of_their_label():
         module.generator.out.bias.zero_()
         # Label 0 near Poisson in both genes; label 1 with gamma shape 1 in the second.
         module.generator.log_theta.copy_(torch.log(torch.tensor([[1e4, 1e4], [1e4, 1.0]])))
-    sampler = GANSampler(_record(module, **params))
+    sampler = GANGenerator.from_uns(_record(module, **params))
     n = 8000
     label = np.arange(n) % 2
     counts = sampler.sample(
@@ -185,3 +205,45 @@ def test_generator_gradients_are_the_same_on_every_call_with_two_threads():
     finally:
         torch.set_num_threads(before)
     assert len(grads) == 1
+
+
+def test_the_plan_owns_the_critic_and_the_record_holds_the_generator_alone():
+    module = GANModule(12, n_labels=2, n_hidden=16, n_latent=4)
+    plan = GANTrainingPlan(module)
+    assert not any(name.startswith("critic") for name in module.state_dict())
+    assert sum(p.numel() for p in plan.critic.parameters()) > 0
+    generator, critic = plan.configure_optimizers()
+    critic_params = {id(p) for group in critic.param_groups for p in group["params"]}
+    assert critic_params == {id(p) for p in plan.critic.parameters()}
+    assert not critic_params & {id(p) for p in module.parameters()}
+
+
+def test_a_record_with_the_critic_of_earlier_versions_still_loads():
+    params = {"n_input": 12, "n_hidden": 16, "n_latent": 4}
+    module = GANModule(**params)
+    record = _record(module, **params)
+    old = dict(record["weights"])
+    old.update({f"critic.{k}": v for k, v in weights_to_record(module.new_critic()).items()})
+    rng = np.random.default_rng
+    codes, library = np.zeros(50, dtype=np.int64), np.full(50, 300.0)
+    a = GANGenerator.from_uns(record).sample(codes, codes, library, rng(0))
+    b = GANGenerator.from_uns({**record, "weights": old}).sample(codes, codes, library, rng(0))
+    assert (a != b).nnz == 0
+
+
+def test_object_api_trains_quietly_and_its_record_rebuilds_the_model(capfd):
+    adata = make_counts(n_cells=120, n_genes=30)
+    GANGenerator.setup_anndata(adata, labels_key="cell_type", batch_key="batch")
+    model = GANGenerator(adata, n_hidden=16, n_latent=4)
+    model.train(max_epochs=2, plan_kwargs={"n_critic": 1})
+    assert capfd.readouterr() == ("", "")
+    record = model.to_uns()
+    assert record["kind"] == "gan"
+    assert record["plan_params"]["critic_steps"] == 2
+    assert record["plan_params"]["generator_steps"] == 2
+    assert all(name.startswith("generator.") for name in record["weights"])
+    rebuilt = GANGenerator.from_uns(record)
+    label, batch, library = np.arange(60) % 3, np.arange(60) % 2, np.full(60, 400.0)
+    a = model.sample(label, batch, library, np.random.default_rng(0))
+    b = rebuilt.sample(label, batch, library, np.random.default_rng(0))
+    assert (a != b).nnz == 0

@@ -1,10 +1,12 @@
 import numpy as np
+import pytest
 from conftest import make_counts
 
 import sc_synth as ss
 from sc_synth.models._conditions import Conditions
-from sc_synth.models._latent_prior import LatentPrior
-from sc_synth.models._vae import KL_WEIGHT, VAESampler, calibrate_dispersion, calibrate_mean
+from sc_synth.models.vae import VAEGenerator
+from sc_synth.models.vae._latent_prior import LatentPrior
+from sc_synth.models.vae._model import KL_WEIGHT
 
 
 def test_latent_prior_draws_near_the_posteriors_of_the_requested_label():
@@ -17,28 +19,37 @@ def test_latent_prior_draws_near_the_posteriors_of_the_requested_label():
     assert len(np.unique(np.round(z[50:, 0], 1))) == 2
 
 
+def test_capped_prior_keeps_a_random_subset_of_large_labels_only():
+    label = np.repeat([0, 1], [50, 5])
+    mean = np.arange(55.0)[:, None]
+    prior = LatentPrior(mean, np.ones_like(mean), label)
+    capped = prior.capped(10, np.random.default_rng(0))
+    np.testing.assert_array_equal(np.bincount(capped.label), [10, 5])
+    # The kept rows are the label's own, in their order, and not simply its first ten.
+    kept = capped.mean[capped.label == 0].ravel()
+    assert np.all(np.diff(kept) > 0)
+    assert 9 < kept.max() < 50
+    np.testing.assert_array_equal(capped.mean[capped.label == 1].ravel(), np.arange(50.0, 55.0))
+    # A prior without a label over the cap is kept whole and draws nothing.
+    rng = np.random.default_rng(0)
+    whole = prior.capped(50, rng)
+    np.testing.assert_array_equal(whole.mean, prior.mean)
+    assert rng.integers(10**9) == np.random.default_rng(0).integers(10**9)
+
+
 def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
-    record = trained_vae.uns["vae"]
-    sampler = VAESampler(record)
-    conditions = Conditions.from_record(record["conditions"])
-    label, batch = conditions.codes(trained_vae)
-    theta = calibrate_dispersion(
-        sampler.module,
-        sampler.prior,
-        conditions,
-        trained_vae.X,
-        label,
-        sampler.mean_factor,
-        shrinkage=0.0,
-    )
+    model = VAEGenerator.from_uns(trained_vae.uns["vae"])
+    conditions = model.conditions_
+    label, _ = conditions.codes(trained_vae)
+    theta = model._fit_dispersion(trained_vae.X, label, seed=0, shrinkage=0.0)
     assert theta.shape == (3, trained_vae.n_vars)
     # Generated with these dispersions, the high-count genes vary as much as the real ones.
     rng = np.random.default_rng(0)
     codes = np.zeros(4000, dtype=int)
     batches = rng.integers(2, size=4000)
-    sampler.theta = theta
+    model.dispersion_ = theta
     library = conditions.sample_library(codes, batches, rng)
-    fake = sampler.sample(codes, batches, library, rng).toarray()
+    fake = model.sample(codes, batches, library, rng).toarray()
     real = trained_vae.X[label == 0].toarray()
     high = real.mean(0) > 20
     ratio = fake[:, high].var(0) / real[:, high].var(0)
@@ -47,12 +58,11 @@ def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
 
 def test_calibrated_mean_matches_the_training_mean_of_each_label_and_batch(trained_vae):
     record = trained_vae.uns["vae"]
-    sampler = VAESampler(record)
-    conditions = Conditions.from_record(record["conditions"])
-    label, batch = conditions.codes(trained_vae)
-    args = (sampler.module, sampler.prior, conditions, trained_vae.X, label, batch)
-    np.testing.assert_array_equal(calibrate_mean(*args), record["mean_factor"])
-    factor = calibrate_mean(*args, pseudocount=0.0)
+    model = VAEGenerator.from_uns(record)
+    label, batch = model.conditions_.codes(trained_vae)
+    args = (trained_vae.X, label, batch)
+    np.testing.assert_array_equal(model._fit_mean_factor(*args, seed=0), record["mean_factor"])
+    factor = model._fit_mean_factor(*args, seed=0, pseudocount=0.0)
     assert factor.shape == (3, 2, trained_vae.n_vars)
     rng = np.random.default_rng(1)
     n = 20_000
@@ -60,10 +70,10 @@ def test_calibrated_mean_matches_the_training_mean_of_each_label_and_batch(train
         real = trained_vae.X[(label == lab) & (batch == bat)].toarray()
         profile = real.sum(0) / real.sum()
         codes, batches, library = np.full(n, lab), np.full(n, bat), np.full(n, 1e4)
-        sampler.mean_factor = np.ones_like(factor)
-        before = sampler.sample(codes, batches, library, rng).toarray().mean(0) / 1e4
-        sampler.mean_factor = factor
-        after = sampler.sample(codes, batches, library, rng).toarray().mean(0) / 1e4
+        model.mean_factor_ = np.ones_like(factor)
+        before = model.sample(codes, batches, library, rng).toarray().mean(0) / 1e4
+        model.mean_factor_ = factor
+        after = model.sample(codes, batches, library, rng).toarray().mean(0) / 1e4
         # The decoder alone misses the training mean of the condition; with the factors, it hits.
         high = profile > 0.01
         error_before = np.median(np.abs(np.log(before[high] / profile[high])))
@@ -98,3 +108,34 @@ def test_kl_term_is_weighted_unless_the_user_sets_the_weight():
         adata, labels_key="cell_type", plan_kwargs={**no_warmup, "max_kl_weight": 1.0}, **options
     )
     np.testing.assert_allclose(adata.uns["vae"]["history"]["kl_weight"], 1.0)
+
+
+def test_object_api_trains_quietly_and_its_record_rebuilds_the_model(capfd):
+    adata = make_counts(n_cells=120, n_genes=30)
+    VAEGenerator.setup_anndata(adata, labels_key="cell_type", batch_key="batch")
+    model = VAEGenerator(adata, n_hidden=16, n_latent=3, max_prior_codes=25)
+    with pytest.raises(RuntimeError, match="call `train`"):
+        model.to_uns()
+    model.train(max_epochs=2)
+    assert capfd.readouterr() == ("", "")
+    record = model.to_uns()
+    assert record["kind"] == "vae"
+    assert record["setup"]["labels_key"] == "cell_type"
+    assert record["setup"]["n_obs"] == 120
+    # 40 training cells per label, of which the prior keeps 25.
+    np.testing.assert_array_equal(np.bincount(record["latent_prior"]["label"]), [25, 25, 25])
+    rebuilt = VAEGenerator.from_uns(record)
+    label, batch = np.arange(90) % 3, np.arange(90) % 2
+    library = np.full(90, 500.0)
+    a = model.sample(label, batch, library, np.random.default_rng(0))
+    b = rebuilt.sample(label, batch, library, np.random.default_rng(0))
+    assert a.shape == (90, 30)
+    assert (a != b).nnz == 0
+
+
+@pytest.mark.parametrize("value", [0, 2.5, True])
+def test_max_prior_codes_must_be_a_positive_integer(value):
+    adata = make_counts(n_cells=60, n_genes=20)
+    VAEGenerator.setup_anndata(adata, labels_key="cell_type")
+    with pytest.raises(ValueError, match="`max_prior_codes` must be a positive integer"):
+        VAEGenerator(adata, max_prior_codes=value)

@@ -38,33 +38,47 @@ class Conditions:
     def fit(
         cls, adata: AnnData, library: np.ndarray, labels_key: str | None, batch_key: str | None
     ) -> Conditions:
-        """Count cells per label × batch and fit a log-normal library size to each cell of the grid.
-
-        Cells of the grid with fewer than three training cells borrow the spread of their label,
-        then of the whole data, so a rare combination does not collapse to one library size.
-        """
+        """:meth:`from_codes` for the cells of ``adata``, in the order of :func:`categories`."""
         labels = categories(adata.obs[labels_key]) if labels_key else [""]
         batches = categories(adata.obs[batch_key]) if batch_key else [""]
-        conditions = cls(labels_key, batch_key, labels, batches, *(np.zeros(0),) * 3)
-        li, bi = conditions.codes(adata)
+        grid = cls(labels_key, batch_key, labels, batches, *(np.zeros(0),) * 3)
+        return cls.from_codes(labels_key, batch_key, labels, batches, *grid.codes(adata), library)
+
+    @classmethod
+    def from_codes(
+        cls,
+        labels_key: str | None,
+        batch_key: str | None,
+        labels: list[str],
+        batches: list[str],
+        label: np.ndarray,
+        batch: np.ndarray,
+        library: np.ndarray,
+    ) -> Conditions:
+        """Count cells per label × batch and fit a log-normal library size to each cell of the grid.
+
+        ``label`` and ``batch`` are each training cell's codes in ``labels`` and ``batches``,
+        ``library`` its total count. Cells of the grid with fewer than three training cells
+        borrow the spread of their label, then of the whole data, so a rare combination does
+        not collapse to one library size.
+        """
         shape = (len(labels), len(batches))
         log_lib = np.log(library)
         n_cells = np.zeros(shape, dtype=np.int64)
         mean = np.full(shape, log_lib.mean())
         sd = np.full(shape, log_lib.std(ddof=1) if len(log_lib) > 1 else 0.0)
-        for label in range(shape[0]):
-            in_label = li == label
+        for lab in range(shape[0]):
+            in_label = label == lab
             if in_label.sum() > 2:
-                sd[label] = log_lib[in_label].std(ddof=1)
-            for batch in range(shape[1]):
-                cell = in_label & (bi == batch)
-                n_cells[label, batch] = cell.sum()
+                sd[lab] = log_lib[in_label].std(ddof=1)
+            for bat in range(shape[1]):
+                cell = in_label & (batch == bat)
+                n_cells[lab, bat] = cell.sum()
                 if cell.any():
-                    mean[label, batch] = log_lib[cell].mean()
+                    mean[lab, bat] = log_lib[cell].mean()
                 if cell.sum() > 2:
-                    sd[label, batch] = log_lib[cell].std(ddof=1)
-        conditions.n_cells, conditions.log_lib_mean, conditions.log_lib_sd = n_cells, mean, sd
-        return conditions
+                    sd[lab, bat] = log_lib[cell].std(ddof=1)
+        return cls(labels_key, batch_key, list(labels), list(batches), n_cells, mean, sd)
 
     def codes(self, adata: AnnData) -> tuple[np.ndarray, np.ndarray]:
         """Integer label and batch codes of ``adata``'s cells in this grid's category order."""

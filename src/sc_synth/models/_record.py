@@ -12,8 +12,11 @@ from anndata import AnnData
 from .. import __version__
 from . import _registry
 
-#: Bumped when the layout of a record changes; older readers refuse newer records.
-RECORD_VERSION = 3
+#: Bumped when the layout of a record changes; older readers refuse newer records. Version 4
+#: left the GAN's critic out of its weights.
+RECORD_VERSION = 4
+#: The oldest record version this one reads.
+OLDEST_READABLE = 3
 _REQUIRED = ("kind", "record_version", "sc_synth_version", "init_params", "setup", "weights")
 
 
@@ -86,14 +89,14 @@ def read_record(adata: AnnData, key: str) -> Mapping:
             f"version {version}); this is sc_synth {__version__}, which reads up to version "
             f"{RECORD_VERSION}. Upgrade sc_synth."
         )
-    if version < RECORD_VERSION:
+    if version < OLDEST_READABLE:
         # version 2 added the VAE's mean calibration and the GAN's overdispersion, version 3
         # gave the GAN's overdispersion one row per label: an older record lacks what
         # generation now needs
         raise ValueError(
             f"adata.uns[{key!r}] was written by sc_synth {record['sc_synth_version']} (record "
-            f"version {version}); this is sc_synth {__version__}, which reads record version "
-            f"{RECORD_VERSION} only. Train the model again."
+            f"version {version}); this is sc_synth {__version__}, which reads record versions "
+            f"{OLDEST_READABLE} to {RECORD_VERSION}. Train the model again."
         )
     return record
 

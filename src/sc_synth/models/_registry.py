@@ -19,11 +19,14 @@ _ALIASES: dict[str, str] = {}
 
 
 def _resolve(target: str | Callable) -> Callable:
-    """``target`` itself, or the attribute that its ``"package.module:attribute"`` path names."""
+    """``target`` itself, or what its ``"package.module:attribute[.attribute]"`` path names."""
     if callable(target):
         return target
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    module, _, attributes = target.partition(":")
+    found = importlib.import_module(module)
+    for attribute in attributes.split("."):
+        found = getattr(found, attribute)
+    return found
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ register(
         "vae",
         record_kind="vae",
         trainer="sc_synth.tl:train_vae",
-        sampler="sc_synth.models._vae:VAESampler",
+        sampler="sc_synth.models.vae._model:VAEGenerator.from_uns",
         title="VAE",
         default=True,
     )
@@ -183,7 +186,7 @@ register(
         "vanilla-gan",
         record_kind="gan",
         trainer="sc_synth.tl:train_gan",
-        sampler="sc_synth.models._gan:GANSampler",
+        sampler="sc_synth.models.gan._model:GANGenerator.from_uns",
         options={"loss": "vanilla"},
         title="vanilla GAN",
     )
@@ -193,7 +196,7 @@ register(
         "wgan-gp",
         record_kind="gan",
         trainer="sc_synth.tl:train_gan",
-        sampler="sc_synth.models._gan:GANSampler",
+        sampler="sc_synth.models.gan._model:GANGenerator.from_uns",
         options={"loss": "wgan-gp"},
         title="WGAN-GP",
         aliases=("gan",),

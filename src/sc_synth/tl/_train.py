@@ -2,38 +2,28 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
-import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-import scanpy as sc
-import scvi
 from anndata import AnnData
 from lightning.pytorch import Trainer
-from scanpy import logging as logg
 from scipy import sparse
 from scvi.model.base import UnsupervisedTrainingMixin
 
-from .._threads import n_threads, torch_threads
 from .._validation import (
     check_counts,
     check_min_cells_per_category,
     check_obs_key,
     get_matrix,
 )
-from ..models._conditions import Conditions, categories
-from ..models._gan import MODULE_OPTIONS as GAN_MODULE_OPTIONS
-from ..models._gan import PLAN_OPTIONS as GAN_PLAN_OPTIONS
-from ..models._gan import GANGenerator, check_loss
-from ..models._record import base_record, clean_params, history_to_record, weights_to_record
-from ..models._vae import (
-    KL_WEIGHT,
-    MODULE_OPTIONS,
-    VAEGenerator,
-    calibrate_dispersion,
-    calibrate_mean,
-)
+from ..models._conditions import categories
+from ..models._training import seed_training, training_run
+from ..models.gan._model import MODULE_OPTIONS as GAN_MODULE_OPTIONS
+from ..models.gan._model import GANGenerator
+from ..models.gan._module import check_loss
+from ..models.gan._trainingplan import PLAN_OPTIONS as GAN_PLAN_OPTIONS
+from ..models.vae._model import MODULE_OPTIONS, VAEGenerator
 
 _TRAIN_OPTIONS = frozenset(
     inspect.signature(UnsupervisedTrainingMixin.train).parameters
@@ -57,45 +47,12 @@ def _split_kwargs(kwargs: dict, module_options: tuple[str, ...]) -> tuple[dict, 
     return module, train
 
 
-# Lightning's own loggers: their INFO lines (seed, accelerators, advertisements, why fitting
-# stopped) show from scanpy's verbosity "info" on.
-_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
-
-
 @contextlib.contextmanager
-def _training(kind: str, adata: AnnData, seed: int, train_kwargs: dict):
-    """Seed, set torch's threads and Lightning's output for one training, restore them after.
-
-    Below scanpy's verbosity "info", training prints nothing: no progress bar and none of
-    Lightning's INFO lines. ``train_kwargs`` gets the matching Trainer defaults, which the
-    caller's own arguments override.
-    """
-    verbose = sc.settings.verbosity >= sc.Verbosity.info
-    train_kwargs.setdefault("enable_progress_bar", verbose)
-    # The plans log once an epoch; Lightning warns when an epoch has fewer minibatches than its
-    # step interval, which small data always has.
-    train_kwargs.setdefault("log_every_n_steps", 1)
-    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    if not verbose:
-        for logger in loggers:
-            logger.setLevel(logging.WARNING)
-    start = logg.info(f"training {kind} on {adata.n_obs} cells × {adata.n_vars} genes")
-    logg.debug(f"seed {seed}, {n_threads()} torch thread(s)")
-    try:
-        with torch_threads(), warnings.catch_warnings():
-            # Lightning's pytree helper uses a torch API that torch deprecates: no user can act on it.
-            warnings.filterwarnings(
-                "ignore",
-                message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                category=FutureWarning,
-            )
-            scvi.settings.seed = seed
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-    logg.info(f"    finished training {kind}", time=start)
+def _training(kind: str, adata: AnnData, seed: int, train_kwargs: dict) -> Iterator[None]:
+    """Seed, then set torch's threads and Lightning's output for one training."""
+    seed_training(seed)
+    with training_run(kind, adata, train_kwargs):
+        yield
 
 
 def _training_view(
@@ -129,7 +86,14 @@ def _training_view(
         index=adata.obs_names,
     )
     matrix = sparse.csr_matrix(matrix, dtype=np.float32) if sparse.issparse(matrix) else matrix
-    lean = AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
+    # The counts also sit under the user's layer name, so that a model set up on that layer
+    # records it.
+    lean = AnnData(
+        X=matrix,
+        obs=obs,
+        var=pd.DataFrame(index=adata.var_names.copy()),
+        layers={} if layer is None else {layer: matrix},
+    )
     library = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
     return lean, library
 
@@ -201,7 +165,9 @@ def train_vae(
         Train on non-integer values (e.g. ambient-corrected counts) instead of refusing them.
     **kwargs
         Model options (``n_latent`` = 10, ``n_hidden`` = 128, ``n_layers`` = 1,
-        ``dropout_rate`` = 0.1, ``dispersion``, ``gene_likelihood`` = ``"nb"`` or ``"zinb"``) and
+        ``dropout_rate`` = 0.1, ``dispersion``, ``gene_likelihood`` = ``"nb"`` or ``"zinb"``,
+        ``max_prior_codes`` = 2000 training cells per label whose posteriors generation draws
+        from, a random subset of larger labels; see :class:`~sc_synth.models.VAEGenerator`) and
         training options of :meth:`scvi.model.SCVI.train` and :class:`lightning.pytorch.Trainer`
         (``batch_size``, ``train_size``, ``early_stopping``, ``plan_kwargs``, ``strategy``,
         ``enable_progress_bar``, …); ``plan_kwargs={"max_kl_weight": 1.0}`` restores
@@ -219,40 +185,12 @@ def train_vae(
         else in ``adata`` changes; a failed call changes nothing.
     """
     module_kwargs, train_kwargs = _split_kwargs(kwargs, MODULE_OPTIONS)
-    lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
-    conditions = Conditions.fit(lean, library, labels_key, batch_key)
-
-    plan_kwargs = {"max_kl_weight": KL_WEIGHT, **(train_kwargs.pop("plan_kwargs", None) or {})}
-    with _training("vae", lean, seed, train_kwargs):
-        VAEGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
-        model = VAEGenerator(lean, **module_kwargs)
-        model.train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            plan_kwargs=plan_kwargs,
-            **train_kwargs,
-        )
-        label, batch = conditions.codes(lean)
-        prior = model.fit_latent_prior(label)
-        module = model.module.eval().cpu()
-        mean_factor = calibrate_mean(module, prior, conditions, lean.X, label, batch, seed=seed)
-        dispersion = calibrate_dispersion(
-            module, prior, conditions, lean.X, label, mean_factor, seed=seed
-        )
-
-    record = base_record("vae")
-    record.update(
-        init_params=clean_params(model.module_params),
-        setup=_setup_record(adata, layer, labels_key, batch_key),
-        conditions=conditions.to_record(),
-        latent_prior=prior.to_record(),
-        mean_factor=mean_factor,
-        dispersion=dispersion,
-        weights=weights_to_record(model.module),
-        history=history_to_record(model.history),
-    )
-    adata.uns[key_added] = record
+    lean, _ = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    seed_training(seed)
+    VAEGenerator.setup_anndata(lean, layer=layer, labels_key=labels_key, batch_key=batch_key)
+    model = VAEGenerator(lean, **module_kwargs)
+    model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **train_kwargs)
+    adata.uns[key_added] = model.to_uns()
 
 
 def train_gan(
@@ -346,27 +284,15 @@ def train_gan(
     module_kwargs, train_kwargs = _split_kwargs(kwargs, GAN_MODULE_OPTIONS + GAN_PLAN_OPTIONS)
     plan_kwargs = dict(train_kwargs.pop("plan_kwargs", None) or {})
     plan_kwargs.update({k: module_kwargs.pop(k) for k in GAN_PLAN_OPTIONS if k in module_kwargs})
-    lean, library = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
-    conditions = Conditions.fit(lean, library, labels_key, batch_key)
-
-    with _training(f"{loss} GAN", lean, seed, train_kwargs):
-        GANGenerator.setup_anndata(lean, labels_key=labels_key, batch_key=batch_key)
-        model = GANGenerator(lean, loss=loss, **module_kwargs)
-        model.train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            plan_kwargs=plan_kwargs,
-            **train_kwargs,
-        )
-
-    record = base_record("gan")
-    record.update(
-        init_params=clean_params(model.module_params),
-        plan_params=clean_params(model.plan_params),
-        setup=_setup_record(adata, layer, labels_key, batch_key),
-        conditions=conditions.to_record(),
-        weights=weights_to_record(model.module),
-        history=history_to_record(model.history),
+    lean, _ = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    seed_training(seed)
+    GANGenerator.setup_anndata(lean, layer=layer, labels_key=labels_key, batch_key=batch_key)
+    model = GANGenerator(lean, loss=loss, **module_kwargs)
+    model.train(
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        plan_kwargs=plan_kwargs,
+        **train_kwargs,
     )
-    adata.uns[key_added] = record
+    adata.uns[key_added] = model.to_uns()

@@ -36,6 +36,21 @@ class LatentPrior:
             )
         return z
 
+    def capped(self, max_per_label: int, rng: np.random.Generator) -> LatentPrior:
+        """Keep at most ``max_per_label`` cells of each label, drawn at random, in their order.
+
+        The record then grows with the number of labels, not of training cells. A label with no
+        more cells keeps all of them and draws nothing from ``rng``.
+        """
+        keep = []
+        for lab in np.unique(self.label):
+            pool = np.flatnonzero(self.label == lab)
+            if len(pool) > max_per_label:
+                pool = np.sort(rng.choice(pool, size=max_per_label, replace=False))
+            keep.append(pool)
+        keep = np.sort(np.concatenate(keep))
+        return LatentPrior(self.mean[keep], self.scale[keep], self.label[keep])
+
     def to_record(self) -> dict:
         """Return a plain dict that :mod:`anndata` writes to h5ad."""
         return {"mean": self.mean, "scale": self.scale, "label": self.label}
