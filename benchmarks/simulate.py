@@ -12,6 +12,7 @@ Usage::
     python benchmarks/simulate.py              # the table in docs/simulate.md
     python benchmarks/simulate.py --repeats 1 --quick
     python benchmarks/simulate.py --repeats 1 --million   # 1,000,000 × 20,000 out of core
+    python benchmarks/simulate.py --repeats 1 --design    # a sample design against groups alone
 
 "zarr" runs write to a store with dask's default (threaded) scheduler; "cluster" runs do the
 same on a ``dask.distributed`` cluster of one single-threaded worker process per core, started
@@ -42,6 +43,13 @@ SIZES = [
 QUICK = SIZES[:2] + SIZES[3:4]
 # out of core at realistic depth: about 1.7 billion non-zero counts, some 4 GB of zarr on disk
 MILLION = [(1_000_000, 20_000, {"lib_loc": 8.3}, "zarr")]
+# 8 cell types in 2 batches, without and with 10 donors in each of 2 conditions (the sample
+# design's extra cost: per-sample compositions, and profiles per batch, sample and type)
+_TYPES = {"lib_loc": 8.3, "batch_cells": [100_000, 100_000], "group_prob": [0.125] * 8}
+DESIGN = [
+    (200_000, 10_000, _TYPES, "zarr"),
+    (200_000, 10_000, _TYPES | {"n_samples": 20, "condition_prob": [0.5, 0.5]}, "zarr"),
+]
 
 _RUN = """
 import json, os, resource, sys, time
@@ -80,8 +88,11 @@ def main() -> None:
     parser.add_argument(
         "--million", action="store_true", help="only 1,000,000 cells × 20,000 genes to zarr"
     )
+    parser.add_argument(
+        "--design", action="store_true", help="only a sample design against groups alone"
+    )
     args = parser.parse_args()
-    sizes = MILLION if args.million else QUICK if args.quick else SIZES
+    sizes = DESIGN if args.design else MILLION if args.million else QUICK if args.quick else SIZES
     print(f"CPU cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}")
     header = (
         f"{'cells':>8} {'genes':>6} {'mode':>7} {'nnz':>12} {'wall s':>7} {'cells/s':>9} "
@@ -89,9 +100,11 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
+    per_entry = []
     for n_cells, n_genes, kwargs, mode in sizes:
         runs = [run_once(n_cells, n_genes, kwargs, mode) for _ in range(args.repeats)]
         wall = statistics.median(r["wall"] for r in runs)
+        per_entry.append(wall / (n_cells * n_genes))
         print(
             f"{n_cells:>8} {n_genes:>6} {mode:>7} {runs[0]['nnz']:>12} "
             f"{wall:>7.2f} {n_cells / wall:>9.0f} {statistics.median(r['cpu'] for r in runs):>7.2f} "
@@ -99,6 +112,11 @@ def main() -> None:
             f"{statistics.median(r['own'] for r in runs):>7.2f} "
             f"{statistics.median(r['start'] for r in runs):>7.2f}",
             flush=True,
+        )
+    if args.design:
+        print(
+            f"ns per entry: groups {per_entry[0] * 1e9:.2f}, design {per_entry[1] * 1e9:.2f}; "
+            f"ratio design / groups {per_entry[1] / per_entry[0]:.2f}"
         )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 

@@ -61,16 +61,10 @@ class Design:
                 for s in range(self.n_samples)
             ]
         )
-        sample_fac = np.array(
-            [
-                np.exp(
-                    design_stream(seed, _SAMPLE_FACTORS, s).normal(
-                        0.0, params.sample_fac_scale, n_genes
-                    )
-                )
-                for s in range(self.n_samples)
-            ]
-        ).reshape(self.n_samples, n_genes)
+        sample_fac = np.empty((self.n_samples, n_genes))
+        for s in range(self.n_samples):
+            rng = design_stream(seed, _SAMPLE_FACTORS, s)
+            sample_fac[s] = np.exp(rng.normal(0.0, params.sample_fac_scale, n_genes))
         cond_de_fac = np.ones((len(self.conditions), n_groups, n_genes))
         rng = design_stream(seed, _CONDITION_DE)
         per_group = [per_unit(getattr(params, name), n_groups) for name in COND_DE]
