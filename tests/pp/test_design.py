@@ -8,6 +8,8 @@ from scipy import sparse
 
 import sc_synth as ss
 from sc_synth.pp import SimParams
+from sc_synth.pp._design import check_design
+from sc_synth.pp._splat import draw_genes, gene_stream
 
 
 def _digest(adata) -> str:
@@ -223,6 +225,7 @@ def test_composition_follows_the_dirichlet_concentration():
           "cond_de_prob": [0.1, 0.2]}, ValueError, "`cond_de_prob` must be a single number"),
         ({"n_samples": 2, "group_prob": [0.5, 0.5], "cond_de_fac_loc": [0.1, 0.2, 0.3]},
          ValueError, "`cond_de_fac_loc` must be one number or one per group"),
+        ({"n_samples": 2, "cond_prop_fac": 0}, ValueError, "`cond_prop_fac` must be"),
     ],
 )  # fmt: skip
 def test_bad_design_raises_before_any_work(kwargs, error, match, tmp_path):
@@ -236,3 +239,38 @@ def test_params_show_design_section():
     text = repr(SimParams(sample_fac_scale=0.5))
     assert "# samples and conditions" in text
     assert "sample_fac_scale=0.5*" in text
+
+
+def test_cell_profiles_multiply_every_factor():
+    params = SimParams(de_prob=0.5, cond_de_prob=0.5, batch_fac_scale=0.5)
+    design = check_design(200, None, [50, 100, 50], [0.5, 0.5], None, params, 2)
+    truth = draw_genes(gene_stream(0), 40, params, 2, 2)
+    drawn = design.draw(0, params, 40, [0.5, 0.5])
+    batch, group = np.repeat([0, 1], 100), drawn.cell_groups()
+    table, index = drawn.profiles(truth, batch, group)
+
+    sample = np.repeat([0, 1, 2], [50, 100, 50])
+    condition = design.sample_condition[sample]
+    expected = (
+        truth.gene_mean * truth.batch_fac[batch] * truth.de_fac[group]
+        * drawn.sample_fac[sample] * drawn.cond_de_fac[condition, group]
+    )  # fmt: skip
+    np.testing.assert_allclose(table[index], expected / expected.sum(axis=1, keepdims=True))
+    # rows only for the (batch, sample, group) combinations that cells fall in
+    assert len(table) == len(set(zip(batch, sample, group, strict=True)))
+
+
+def test_differential_proportion_shifts_the_conditions_compositions():
+    prob = [0.5, 0.3, 0.2]
+    adata = ss.pp.simulate(
+        3000, 5, n_samples=6, condition_prob=[0.5, 0.5], group_prob=prob,
+        cond_prop_fac=[3, 1, 1], sample_group_conc=np.inf, seed=0,
+    )  # fmt: skip
+    design = adata.uns["simulate"]["design"]
+    shifted = np.array([1.5, 0.3, 0.2]) / 2.0
+    np.testing.assert_allclose(design["condition_group_prob"].to_numpy(), [prob, shifted])
+    # samples 2, 4 and 6 are in Condition2
+    np.testing.assert_allclose(design["composition"].to_numpy()[1::2], [shifted] * 3)
+    cells = adata.obs[adata.obs["condition"] == "Condition2"]
+    share = (cells["group"] == "Group1").mean()
+    assert abs(share - shifted[0]) < 4 * np.sqrt(shifted[0] * (1 - shifted[0]) / len(cells))

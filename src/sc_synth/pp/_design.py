@@ -1,9 +1,10 @@
 """Sample designs: samples (donors) nested in conditions, with their compositions and factors.
 
 A design splits the cells into samples, consecutive in cell order as batches are, and puts each
-sample in one condition. Every sample draws its own group probabilities around ``group_prob``
-(a Dirichlet) and a log-normal factor per gene (the donor-to-donor variation that makes cells
-of one sample alike); every condition but the first (the reference) draws DE factors per group
+sample in one condition. Every sample draws its own group probabilities (a Dirichlet) around
+those of its condition (``group_prob``, scaled by ``cond_prop_fac`` outside the reference) and
+a log-normal factor per gene (the donor-to-donor variation that makes cells of one sample
+alike); every condition but the first (the reference) draws DE factors per group
 (or one set shared by all groups), as Splat draws them for groups. A cell's expression profile
 is then that of its batch and group times its sample's and its condition's factors, normalised
 to sum to one.
@@ -55,10 +56,11 @@ class Design:
     ) -> DesignTruth:
         """Draw each sample's composition and factors, and each condition's DE factors."""
         n_groups = len(group_prob)
+        centre = _condition_group_prob(group_prob, len(self.conditions), params)
         composition = np.array(
             [
-                _composition(design_stream(seed, _COMPOSITION, s), group_prob, params)
-                for s in range(self.n_samples)
+                _composition(design_stream(seed, _COMPOSITION, s), centre[c], params)
+                for s, c in enumerate(self.sample_condition)
             ]
         )
         sample_fac = np.empty((self.n_samples, n_genes))
@@ -74,12 +76,22 @@ class Design:
                 continue
             for g in range(n_groups):
                 cond_de_fac[c, g] = lognormal_factors(rng, n_genes, *(v[g] for v in per_group))
-        return DesignTruth(self, seed, composition, sample_fac, cond_de_fac)
+        return DesignTruth(self, seed, centre, composition, sample_fac, cond_de_fac)
 
 
-def _composition(rng: np.random.Generator, group_prob: list[float], params: SimParams):
-    """Draw a sample's group probabilities: Dirichlet around ``group_prob``, 0 where it is 0."""
-    prob = np.asarray(group_prob)
+def _condition_group_prob(group_prob: list[float], n_conditions: int, params: SimParams):
+    """Group probabilities around which each condition's samples draw (conditions × groups).
+
+    The reference keeps ``group_prob``; the other conditions scale it by ``cond_prop_fac``.
+    """
+    shifted = np.asarray(group_prob) * per_unit(params.cond_prop_fac, len(group_prob))
+    centre = np.tile(shifted / shifted.sum(), (n_conditions, 1))
+    centre[0] = group_prob
+    return centre
+
+
+def _composition(rng: np.random.Generator, prob: np.ndarray, params: SimParams):
+    """Draw a sample's group probabilities: Dirichlet around ``prob``, 0 where it is 0."""
     if np.isinf(params.sample_group_conc):
         return prob
     drawn = np.zeros_like(prob)
@@ -92,12 +104,14 @@ def _composition(rng: np.random.Generator, group_prob: list[float], params: SimP
 class DesignTruth:
     """A design's draws, for cells to be assigned and profiled.
 
-    ``composition`` is samples × groups, ``sample_fac`` samples × genes and ``cond_de_fac``
-    conditions × groups × genes (all 1 for the reference condition).
+    ``condition_group_prob`` is conditions × groups, ``composition`` samples × groups,
+    ``sample_fac`` samples × genes and ``cond_de_fac`` conditions × groups × genes (all 1 for
+    the reference condition).
     """
 
     design: Design
     seed: int
+    condition_group_prob: np.ndarray
     composition: np.ndarray
     sample_fac: np.ndarray
     cond_de_fac: np.ndarray
@@ -172,6 +186,9 @@ class DesignTruth:
             "sample_cells": list(self.design.sample_cells),
             "sample_condition": [self.design.conditions[c] for c in self.design.sample_condition],
             "conditions": list(self.design.conditions),
+            "condition_group_prob": pd.DataFrame(
+                self.condition_group_prob, index=self.design.conditions, columns=group_names
+            ),
             "composition": pd.DataFrame(
                 self.composition, index=self.design.samples, columns=group_names
             ),

@@ -18,7 +18,7 @@ PER_BATCH = ("batch_fac_loc", "batch_fac_scale")
 _DE = ("de_prob", "de_down_prob", "de_fac_loc", "de_fac_scale")
 # Condition effects of a sample design, drawn per group like DE.
 COND_DE = ("cond_de_prob", "cond_de_down_prob", "cond_de_fac_loc", "cond_de_fac_scale")
-PER_GROUP = _DE + COND_DE
+PER_GROUP = _DE + COND_DE + ("cond_prop_fac",)
 PER_DROPOUT_UNIT = ("dropout_mid", "dropout_shape")
 PER_PATH = ("path_from", "path_n_steps", "path_skew")
 # Per-path parameters that count: the path a path starts from, and its number of steps.
@@ -52,6 +52,7 @@ _BOUNDS = {
     "cond_de_down_prob": (0.0, 1.0, True),
     "cond_de_fac_loc": (None, None, True),
     "cond_de_fac_scale": (0.0, None, True),
+    "cond_prop_fac": (0.0, None, False),
 }
 
 _SECTIONS = {
@@ -64,7 +65,13 @@ _SECTIONS = {
     "biological coefficient of variation": ("bcv_common", "bcv_df"),
     "dropout": ("dropout_type", "dropout_mid", "dropout_shape"),
     "differentiation paths": PER_PATH + ("path_nonlinear_prob", "path_sigma_fac"),
-    "samples and conditions": ("sample_fac_scale", "sample_group_conc", *COND_DE, "cond_de_shared"),
+    "samples and conditions": (
+        "sample_fac_scale",
+        "sample_group_conc",
+        *COND_DE,
+        "cond_de_shared",
+        "cond_prop_fac",
+    ),
 }
 
 
@@ -215,6 +222,11 @@ class SimParams:
         Give every group the same condition DE genes and factors (a response shared by all cell
         types) instead of drawing them per group (a type-specific response); the four
         ``cond_de_*`` parameters must then be single numbers.
+    cond_prop_fac
+        Differential proportion (> 0): one number for all groups or one per group, multiplying
+        ``group_prob`` (then normalised to sum to 1) around which the samples of every condition
+        but the reference draw their compositions; ``[2, 1, 1]`` doubles the odds of the first
+        group in those conditions. 1 (the default) gives all conditions the same proportions.
 
     Examples
     --------
@@ -257,6 +269,7 @@ class SimParams:
     cond_de_fac_loc: float | tuple[float, ...] = 0.1
     cond_de_fac_scale: float | tuple[float, ...] = 0.4
     cond_de_shared: bool = False
+    cond_prop_fac: float | tuple[float, ...] = 1.0
 
     def __post_init__(self) -> None:
         per_unit = PER_BATCH + PER_GROUP + PER_DROPOUT_UNIT + ("path_skew",)

@@ -176,11 +176,13 @@ def simulate(
           reference within each group (the factor of a gene's mean in that condition over its
           mean in the reference), and ``var["cond_de_<condition>_<group>"]``: whether it is not
           1; ``varm["sample_fac"]``: genes × samples factors; ``uns["simulate"]["design"]``:
-          ``sample_cells``, ``sample_condition`` (the condition of each sample), ``conditions``
-          and ``composition``, a samples × groups DataFrame of the group probabilities drawn for
-          each sample. A cell of batch *b*, sample *s* (in condition *c*) and group *g* has
-          expected counts ``exp_lib_size · p``, where ``p`` is ``gene_mean · batch_fac_<b> ·
-          de_fac_<g> · sample_fac[:, s] · cond_de_fac_<c>_<g>`` normalised to sum to 1.
+          ``sample_cells``, ``sample_condition`` (the condition of each sample), ``conditions``,
+          ``condition_group_prob`` (conditions × groups DataFrame: the group probabilities each
+          condition's samples draw around) and ``composition`` (samples × groups DataFrame: the
+          group probabilities drawn for each sample). A cell of batch *b*, sample *s* (in
+          condition *c*) and group *g* has expected counts ``exp_lib_size · p``, where ``p`` is
+          ``gene_mean · batch_fac_<b> · de_fac_<g> · sample_fac[:, s] · cond_de_fac_<c>_<g>``
+          normalised to sum to 1.
 
     Examples
     --------
