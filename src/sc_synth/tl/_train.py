@@ -273,7 +273,7 @@ def train_gan(
         and the library-size standardisation), ``plan_params`` (``n_critic``, ``lr``, ``betas``,
         ``amsgrad``, ``ema_decay`` as used, and the steps taken), ``setup`` (layer, keys,
         var_names), ``conditions`` (label and batch order, cells and log-normal library sizes per
-        label and batch), ``weights`` (generator and critic state dict as arrays) and ``history``
+        label and batch), ``weights`` (the generator's state dict as arrays) and ``history``
         (per epoch: ``critic_loss_train``, ``generator_loss_train`` (for epochs with a generator
         step), ``precision_train`` and ``recall_train`` of generated against real cells within
         minibatches, for ``"wgan-gp"`` ``wasserstein_train`` and ``gradient_penalty_train``, and

@@ -1,40 +1,12 @@
+"""VAEGenerator: calibration, the object API, its record and its options."""
+
 import numpy as np
 import pytest
 from conftest import make_counts
 
 import sc_synth as ss
-from sc_synth.models._conditions import Conditions
 from sc_synth.models.vae import VAEGenerator
-from sc_synth.models.vae._latent_prior import LatentPrior
 from sc_synth.models.vae._model import KL_WEIGHT
-
-
-def test_latent_prior_draws_near_the_posteriors_of_the_requested_label():
-    mean = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0]])
-    prior = LatentPrior(mean, np.full_like(mean, 0.01), np.array([0, 0, 1]))
-    z = prior.sample(np.array([1] * 50 + [0] * 50), np.random.default_rng(0))
-    np.testing.assert_allclose(z[:50], 10.0, atol=0.05)
-    assert np.abs(z[50:]).max() < 0.2
-    # Both label-0 cells are used, not one.
-    assert len(np.unique(np.round(z[50:, 0], 1))) == 2
-
-
-def test_capped_prior_keeps_a_random_subset_of_large_labels_only():
-    label = np.repeat([0, 1], [50, 5])
-    mean = np.arange(55.0)[:, None]
-    prior = LatentPrior(mean, np.ones_like(mean), label)
-    capped = prior.capped(10, np.random.default_rng(0))
-    np.testing.assert_array_equal(np.bincount(capped.label), [10, 5])
-    # The kept rows are the label's own, in their order, and not simply its first ten.
-    kept = capped.mean[capped.label == 0].ravel()
-    assert np.all(np.diff(kept) > 0)
-    assert 9 < kept.max() < 50
-    np.testing.assert_array_equal(capped.mean[capped.label == 1].ravel(), np.arange(50.0, 55.0))
-    # A prior without a label over the cap is kept whole and draws nothing.
-    rng = np.random.default_rng(0)
-    whole = prior.capped(50, rng)
-    np.testing.assert_array_equal(whole.mean, prior.mean)
-    assert rng.integers(10**9) == np.random.default_rng(0).integers(10**9)
 
 
 def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
@@ -80,20 +52,6 @@ def test_calibrated_mean_matches_the_training_mean_of_each_label_and_batch(train
         error_after = np.median(np.abs(np.log(after[high] / profile[high])))
         assert error_after < 0.02
         assert error_after < error_before / 2
-
-
-def test_conditions_library_model_per_label_and_batch():
-    adata = make_counts()
-    library = np.asarray(adata.X.sum(1)).ravel()
-    library[(adata.obs["cell_type"] == "type_2").to_numpy()] *= 4
-    conditions = Conditions.fit(adata, library, "cell_type", "batch")
-    assert conditions.n_cells.sum() == adata.n_obs
-    drawn = conditions.sample_library(
-        np.full(2000, 2), np.zeros(2000, dtype=int), np.random.default_rng(0)
-    )
-    is2 = ((adata.obs["cell_type"] == "type_2") & (adata.obs["batch"] == "batch_0")).to_numpy()
-    assert abs(np.log(np.median(drawn)) - np.log(np.median(library[is2]))) < 0.1
-    assert np.std(np.log(drawn)) > 0.1
 
 
 def test_kl_term_is_weighted_unless_the_user_sets_the_weight():

@@ -1,3 +1,5 @@
+"""GANGenerator: its data-driven start, sampling, record and the object API."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,6 @@ from sc_synth.models._record import weights_to_record
 from sc_synth.models.gan import GANGenerator
 from sc_synth.models.gan._model import data_start, default_max_epochs
 from sc_synth.models.gan._module import GANModule
-from sc_synth.models.gan._trainingplan import GANTrainingPlan, _precision_recall
 
 
 def _record(module: GANModule, **params) -> dict:
@@ -27,45 +28,6 @@ def _start_at_data(module: GANModule, counts, label, batch) -> None:
     shape = module.shape
     start = data_start(counts, label, batch, shape["n_labels"], shape["n_batch"])
     module.start_at(**{name: torch.as_tensor(value) for name, value in start.items()})
-
-
-def test_unknown_loss_is_refused():
-    with pytest.raises(ValueError, match="Unknown `loss='hinge'`"):
-        GANModule(10, loss="hinge")
-
-
-def test_inference_normalises_to_target_sum():
-    module = GANModule(4, target_sum=100.0)
-    x = torch.tensor([[1.0, 3.0, 0.0, 0.0], [10.0, 10.0, 20.0, 10.0]])
-    out = module.inference(x, torch.zeros(2, 1), torch.zeros(2, 1))
-    np.testing.assert_allclose(torch.expm1(out["x"]).sum(1).numpy(), [100.0, 100.0], rtol=1e-5)
-
-
-def test_gradient_penalty_is_part_of_the_wgan_critic_loss():
-    torch.manual_seed(0)
-    module = GANModule(6, n_hidden=16, gradient_penalty=10.0)
-    inference = module.inference(torch.rand(8, 6) + 0.1, torch.zeros(8, 1), torch.zeros(8, 1))
-    fake = torch.rand(8, 6)
-    critic = module.new_critic()
-    torch.manual_seed(1)
-    parts = module.critic_loss(critic, inference, fake)
-    module.gradient_penalty = 0.0
-    torch.manual_seed(1)
-    without = module.critic_loss(critic, inference, fake)
-    assert parts["gradient_penalty"] > 0
-    torch.testing.assert_close(parts["loss"] - without["loss"], 10.0 * parts["gradient_penalty"])
-
-
-def test_precision_recall_sees_mode_collapse():
-    torch.manual_seed(0)
-    real = torch.randn(64, 5)
-    precision, recall = _precision_recall(real, torch.randn(64, 5), 3)
-    assert precision > 0.5
-    assert recall > 0.5
-    collapsed = real[:1].repeat(64, 1) + 1e-3 * torch.randn(64, 5)
-    precision, recall = _precision_recall(real, collapsed, 3)
-    assert precision == 1.0
-    assert recall < 0.1
 
 
 def test_sampler_draws_around_library_sizes_from_the_given_rng_alone():
@@ -183,39 +145,6 @@ def test_generated_counts_carry_the_gamma_noise_of_their_label():
     # Near-Poisson genes vary as a Poisson draw does; a gamma shape of 1 spreads them far wider.
     assert share[label == 0].var() < 1.2 * poisson
     assert share[label == 1].var() > 20 * poisson
-
-
-def test_generator_gradients_are_the_same_on_every_call_with_two_threads():
-    # Minibatch × genes above torch's grain size, so that the backward runs on both threads.
-    n_cells, n_genes = 128, 300
-    torch.manual_seed(0)
-    module = GANModule(n_genes, n_labels=2, n_hidden=16, n_latent=4)
-    label = torch.arange(n_cells) % 2
-    library = torch.full((n_cells,), 500.0)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        grads = set()
-        for _ in range(20):
-            module.zero_grad()
-            torch.manual_seed(1)
-            out = module.generative(library, label, torch.zeros_like(label))
-            out["x"].sum().backward()
-            grads.add(module.generator.log_theta.grad.numpy().tobytes())
-    finally:
-        torch.set_num_threads(before)
-    assert len(grads) == 1
-
-
-def test_the_plan_owns_the_critic_and_the_record_holds_the_generator_alone():
-    module = GANModule(12, n_labels=2, n_hidden=16, n_latent=4)
-    plan = GANTrainingPlan(module)
-    assert not any(name.startswith("critic") for name in module.state_dict())
-    assert sum(p.numel() for p in plan.critic.parameters()) > 0
-    generator, critic = plan.configure_optimizers()
-    critic_params = {id(p) for group in critic.param_groups for p in group["params"]}
-    assert critic_params == {id(p) for p in plan.critic.parameters()}
-    assert not critic_params & {id(p) for p in module.parameters()}
 
 
 def test_a_record_with_the_critic_of_earlier_versions_still_loads():
