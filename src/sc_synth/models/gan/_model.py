@@ -136,8 +136,8 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
     Examples
     --------
     >>> import sc_synth as ss
-    >>> adata = ss.datasets.pbmc3k()  # doctest: +SKIP
-    >>> ss.models.GANGenerator.setup_anndata(adata, labels_key="cell_type")  # doctest: +SKIP
+    >>> adata = ss.datasets.pbmc68k_counts()  # doctest: +SKIP
+    >>> ss.models.GANGenerator.setup_anndata(adata, labels_key="bulk_labels")  # doctest: +SKIP
     >>> model = ss.models.GANGenerator(adata)  # doctest: +SKIP
     >>> model.train()  # doctest: +SKIP
     >>> adata.uns["gan"] = model.to_uns()  # doctest: +SKIP

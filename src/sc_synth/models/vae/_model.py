@@ -86,8 +86,8 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
     Examples
     --------
     >>> import sc_synth as ss
-    >>> adata = ss.datasets.pbmc3k()  # doctest: +SKIP
-    >>> ss.models.VAEGenerator.setup_anndata(adata, labels_key="cell_type")  # doctest: +SKIP
+    >>> adata = ss.datasets.pbmc68k_counts()  # doctest: +SKIP
+    >>> ss.models.VAEGenerator.setup_anndata(adata, labels_key="bulk_labels")  # doctest: +SKIP
     >>> model = ss.models.VAEGenerator(adata)  # doctest: +SKIP
     >>> model.train(max_epochs=50)  # doctest: +SKIP
     >>> adata.uns["vae"] = model.to_uns()  # doctest: +SKIP
