@@ -119,3 +119,63 @@ def test_bad_input(adata, error, match):
 def test_missing_layer(counts_adata):
     with pytest.raises(ValueError, match=r"`layer='raw'` is not in adata.layers"):
         ss.pp.estimate_params(counts_adata, layer="raw")
+
+
+@pytest.fixture(scope="module")
+def typed():
+    adata = ss.pp.simulate(400, 120, group_prob=[0.6, 0.4], de_prob=0.3, seed=31)
+    adata.obs["cell_type"] = adata.obs["group"].astype(str)
+    adata.obs["donor"] = np.tile(["d1", "d2"], 200)
+    return adata
+
+
+def test_labels_give_reference_params(typed):
+    fitted = ss.pp.estimate_params(typed, labels_key="cell_type", batch_key="donor")
+    assert isinstance(fitted, ss.pp.ReferenceParams)
+    assert fitted.labels == ["Group1", "Group2"]
+    assert fitted.batches == ["d1", "d2"]
+    shares = typed.obs["cell_type"].value_counts(normalize=True).sort_index().to_numpy()
+    np.testing.assert_allclose(fitted.group_prob, shares)
+    # the fitted DE factors follow the true ones on the genes that are DE
+    true = typed.var["de_fac_Group2"] / typed.var["de_fac_Group1"]
+    de = (true != 1).to_numpy()
+    fitted_ratio = fitted.profile[1] / fitted.profile[0]
+    assert np.corrcoef(np.log(fitted_ratio[de]), np.log(true[de]))[0, 1] > 0.8
+
+
+def test_without_labels_still_splat(typed):
+    assert isinstance(ss.pp.estimate_params(typed), ss.pp.SimParams)
+
+
+def test_small_label_pooled_with_a_warning(typed):
+    adata = typed.copy()
+    adata.obs.loc[adata.obs_names[:5], "cell_type"] = "rare"
+    with pytest.warns(UserWarning, match=r"\['rare'\] have fewer than 10 cells"):
+        fitted = ss.pp.estimate_params(adata, labels_key="cell_type")
+    rare = fitted.labels.index("rare")
+    assert not fitted.factors[rare].any()
+    assert not fitted.zero_inflation[rare].any()
+
+
+@pytest.mark.parametrize(
+    ("change", "kwargs", "error", "match"),
+    [
+        (None, {"labels_key": "missing"}, KeyError, "labels_key='missing'"),
+        (None, {"labels_key": "cell_type", "batch_key": "nope"}, KeyError, "batch_key='nope'"),
+        (np.nan, {"labels_key": "cell_type"}, ValueError, "NaN"),
+        (0.5, {"labels_key": "cell_type"}, ValueError, "non-integer"),
+    ],
+)
+def test_bad_reference_refused_unchanged(typed, change, kwargs, error, match):
+    adata = typed.copy()
+    if change is not None:
+        adata.X = adata.X.toarray()
+        adata.X[0, 0] = change
+    before = adata.copy()
+    with pytest.raises(error, match=match):
+        ss.pp.estimate_params(adata, **kwargs)
+    np.testing.assert_array_equal(
+        np.asarray(adata.X.todense() if sparse.issparse(adata.X) else adata.X),
+        np.asarray(before.X.todense() if sparse.issparse(before.X) else before.X),
+    )
+    assert adata.obs.equals(before.obs)

@@ -9,7 +9,9 @@ import numpy as np
 from anndata import AnnData
 from scipy import optimize, sparse, special, stats
 
+from .._validation import check_obs_key
 from ._params import SimParams
+from ._reference import ReferenceParams, fit_reference
 
 # Library sizes tested for normality, as the Shapiro–Wilk test is meant for at most 5000 values.
 _SHAPIRO_MAX = 5000
@@ -22,8 +24,45 @@ _BCV_MIN_GENES = 50
 _MIN_POSITIVE_CELLS = 10
 
 
-def estimate_params(adata: AnnData, *, layer: str | None = None) -> SimParams:
-    """Estimate Splat parameters from raw counts, following Splatter's ``splatEstimate``.
+def estimate_params(
+    adata: AnnData,
+    *,
+    layer: str | None = None,
+    labels_key: str | None = None,
+    batch_key: str | None = None,
+) -> SimParams | ReferenceParams:
+    """Estimate simulation parameters from raw counts: Splat's, or per label of a reference.
+
+    Without ``labels_key`` and ``batch_key``, Splat parameters are estimated following
+    Splatter's ``splatEstimate`` (below). With either, the data set is fitted group by group
+    for :func:`~sc_synth.pp.simulate` to reproduce it (see "Simulate your own data set" in the
+    documentation), and a :class:`~sc_synth.pp.ReferenceParams` is returned:
+
+    - **Composition**: each label's share, and the share of each batch within each label.
+    - **Profiles**: each label's share of every gene in its counts, shrunk toward the profile
+      of all cells by one median cell's worth of counts (so a label of few cells leans on the
+      base profile); DE factors are these profiles over the base profile. With batches, a
+      multiplicative batch factor per gene (10 pseudo-counts each way), alternated twice with
+      the label profiles so that neither absorbs the other.
+    - **Dispersions**: per label and gene by moments, each cell's mean being its library size
+      times its label (and batch) profile, clipped to ``[0, 100]``; genes without counts in
+      a label take the label's median.
+    - **Zero inflation**, only where the NB does not explain the zeros: on up to 2000 cells of
+      the label, zeros beyond the NB's expectation by more than 3 standard deviations make
+      the gene zero-inflated, with the same mean and variance and the observed zero share.
+    - **Library sizes**: log-normal per label and batch (a label × batch of fewer than 10
+      cells takes its label's fit over all batches).
+    - **Gene-gene correlation**: a Gaussian copula per label whose correlation is low-rank
+      plus diagonal, at most 20 factors, estimated from the randomised normal scores of up to
+      2000 cells of the label (only factors above the noise edge of a sample of that size are
+      kept, and shrunk for the noise).
+
+    Labels with fewer than 10 cells take their dispersions from all cells, get no copula
+    factors, and a warning names them. Genes without any count are kept and simulated as
+    zeros.
+
+    Splat steps (cells are normalised to the median library size first, and genes with fewer
+    than two non-zero cells are left out of the fits on normalised means):
 
     Steps (cells are normalised to the median library size first, and genes with fewer than
     two non-zero cells are left out of the fits on normalised means):
@@ -66,14 +105,21 @@ def estimate_params(adata: AnnData, *, layer: str | None = None) -> SimParams:
         one count. It is not modified.
     layer
         Layer holding the counts; ``None`` uses ``adata.X``.
+    labels_key
+        Column of ``adata.obs`` with the cell labels (e.g. cell types) to fit one by one.
+    batch_key
+        Column of ``adata.obs`` with batches, for batch factors and library sizes per batch.
 
     Returns
     -------
-    SimParams
-        The estimated :class:`~sc_synth.pp.SimParams` (group, batch and DE parameters keep their
-        defaults, since one data set without labels says nothing about them). Pass it to
+    SimParams or ReferenceParams
+        Without ``labels_key`` and ``batch_key``: the estimated
+        :class:`~sc_synth.pp.SimParams` (group, batch and DE parameters keep their defaults,
+        since one data set without labels says nothing about them). Pass it to
         :func:`~sc_synth.pp.simulate` with ``n_cells=adata.n_obs, n_genes=adata.n_vars``, or use
         ``simulate(reference=adata)`` to also keep the genes' own means and dispersions.
+        With either: a :class:`~sc_synth.pp.ReferenceParams`; ``simulate(n_cells,
+        params=fitted)`` draws cells in the reference's image.
 
     Examples
     --------
@@ -82,7 +128,12 @@ def estimate_params(adata: AnnData, *, layer: str | None = None) -> SimParams:
     >>> params = ss.pp.estimate_params(real)
     >>> params.lib_loc  # doctest: +SKIP
     11.0
+    >>> fitted = ss.pp.estimate_params(real, labels_key="group")
+    >>> fitted.labels
+    ['Group1']
     """
+    if labels_key is not None or batch_key is not None:
+        return _estimate_reference(adata, layer, labels_key, batch_key)
     counts = _checked_counts(adata, layer)
     stats_ = _summaries(counts)
     kept = stats_.positive_cells > 1
@@ -109,6 +160,28 @@ def estimate_params(adata: AnnData, *, layer: str | None = None) -> SimParams:
         bcv_df=bcv_df,
         dropout_mid=dropout_mid,
         dropout_shape=dropout_shape,
+    )
+
+
+def _estimate_reference(adata, layer, labels_key, batch_key) -> ReferenceParams:
+    if not isinstance(adata, AnnData):
+        raise TypeError(f"`adata` must be an AnnData, got {type(adata).__name__}.")
+    check_obs_key(adata, labels_key, "labels_key")
+    check_obs_key(adata, batch_key, "batch_key")
+    counts = _checked_counts(adata, layer)
+
+    def column(key, default):
+        if key is None:
+            return np.full(adata.n_obs, default)
+        return adata.obs[key].astype(str).to_numpy()
+
+    return fit_reference(
+        counts,
+        column(labels_key, "Group1"),
+        column(batch_key, "Batch1"),
+        [str(v) for v in adata.var_names],
+        labels_key,
+        batch_key,
     )
 
 

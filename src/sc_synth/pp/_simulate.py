@@ -30,6 +30,8 @@ from ._params import (
     check_path_from,
     check_probabilities,
 )
+from ._reference import ReferenceParams
+from ._simulate_reference import simulate_labelled
 from ._splat import (
     BLOCK_CELLS,
     Expression,
@@ -56,10 +58,13 @@ def simulate(
     *,
     batch_cells: Sequence[int] | None = None,
     group_prob: Sequence[float] | None = None,
-    params: SimParams | None = None,
+    params: SimParams | ReferenceParams | None = None,
     seed: int = 0,
     chunk_size: int | None = None,
     reference: AnnData | None = None,
+    labels_key: str | None = None,
+    batch_key: str | None = None,
+    correlation: bool | None = None,
     out: str | os.PathLike | None = None,
     n_samples: int | None = None,
     sample_cells: Sequence[int] | None = None,
@@ -112,6 +117,17 @@ def simulate(
         :func:`~sc_synth.pp.estimate_params`, and the genes keep the reference's names,
         normalised means (as ``base_gene_mean``; no outliers are added) and, where it has
         enough non-zero cells, its dispersion (as the per-gene BCV factor). It is not modified.
+        With ``labels_key`` or ``batch_key``, it is fitted per label instead (reference mode).
+    labels_key, batch_key
+        Columns of ``reference.obs``: simulate in the image of a labelled reference (reference
+        mode), with per-label negative-binomial marginals, batch factors, library sizes per
+        label and batch, and gene-gene correlation within each label (see
+        :func:`~sc_synth.pp.estimate_params`, which ``params`` may hold the result of instead).
+        ``group_prob`` then has one probability per label (default: the reference's shares);
+        ``n_genes``, ``batch_cells`` and Splat parameters do not apply.
+    correlation
+        Reference mode only: draw genes through the fitted Gaussian copula (``None`` or
+        ``True``), or independently given the library size (``False``).
     out
         Path of a new zarr store (``.zarr``). Chunks are computed as dask tasks on the active
         scheduler (local threads, or a cluster when a ``dask.distributed`` client is active), a
@@ -148,6 +164,16 @@ def simulate(
 
         - ``X``: counts as a :class:`scipy.sparse.csr_matrix` of ``float32`` integers (the
           dtype scanpy's normalisation works in place on; exact for counts below 2**24).
+        - In reference mode, instead of the Splat truth below: ``obs[labels_key]``,
+          ``obs[batch_key]`` (``"group"``, ``"batch"`` when not given) and
+          ``obs["exp_lib_size"]``; ``var["base_gene_mean"]`` (the base profile at the mean
+          library size), ``var["de_fac_<label>"]`` (each label's profile over the base profile)
+          and ``var["batch_fac_<batch>"]``; ``varm["mean"]``, ``varm["dispersion"]`` and
+          ``varm["zero_inflation"]``: genes × labels marginal parameters (mean at the label's
+          mean library size), labels in the order of ``uns["simulate"]["params"]["labels"]``;
+          ``uns["simulate"]``: ``mode`` (``"reference"``), ``params`` (the
+          :class:`~sc_synth.pp.ReferenceParams` as a dict, copula loadings in ``factors``),
+          ``n_cells``, ``group_prob``, ``seed`` and ``correlation``.
         - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…``
           (``"Path1"…`` with paths); ``obs["exp_lib_size"]``: the expected library size drawn for
           the cell; with paths, ``obs["step"]``: the cell's step on its path, an integer from 1 (the
@@ -194,6 +220,23 @@ def simulate(
     >>> list(paths.obs["group"].cat.categories), int(paths.obs["step"].max())
     (['Path1', 'Path2'], 100)
     """
+    if isinstance(params, ReferenceParams) or labels_key is not None or batch_key is not None:
+        if any(v is not None for v in (n_samples, sample_cells, condition_prob, sample_condition)):
+            raise ValueError(
+                "Sample designs (`n_samples`, `sample_cells`, `condition_prob`, "
+                "`sample_condition`) apply to the Splat model, not to a labelled reference."
+            )
+        return simulate_labelled(
+            n_cells, params=params, reference=reference, labels_key=labels_key,
+            batch_key=batch_key, correlation=correlation, group_prob=group_prob, seed=seed,
+            chunk_size=chunk_size, out=out, batch_cells=batch_cells, splat_params=splat_params,
+            group_check=_check_group_prob,
+        )  # fmt: skip
+    if correlation is not None:
+        raise ValueError(
+            "`correlation` applies to reference mode only (with `labels_key`, `batch_key` or "
+            "ReferenceParams); the Splat model has no gene-gene correlation to switch."
+        )
     plan = _plan(
         n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, out,
         (n_samples, sample_cells, condition_prob, sample_condition), splat_params,

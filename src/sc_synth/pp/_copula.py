@@ -1,0 +1,209 @@
+"""Gaussian copula with a low-rank plus diagonal correlation: fitted from normal scores, sampled.
+
+Within a label, the counts of gene ``j`` follow a (zero-inflated) negative binomial ``F_j`` and
+genes are tied by a Gaussian copula: ``Y_j = F_j^{-1}(Φ(z_j))`` with ``z ~ N(0, R)``. ``R`` is
+held as ``F Fᵀ + D``, ``F`` genes × ``k`` loadings and ``D`` diagonal, so a cell costs ``k``
+normals for the shared part and one per gene for the rest: ``z = F w + sqrt(D) e`` with
+``w ~ N(0, I_k)`` and ``e ~ N(0, I)``. No genes × genes matrix is ever formed, in the fit or
+the draws.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from scipy import special, stats
+from sklearn.utils.extmath import randomized_svd
+
+#: Most factors kept per label.
+MAX_FACTORS = 20
+# Diagonal share floor: a gene keeps at least this much of its variance of its own, so that the
+# loadings never make a gene a deterministic function of the factors.
+_MIN_NOISE = 0.05
+# Uniforms are kept this far from 0 and 1 before the normal quantile.
+_EPS = 1e-10
+# Beyond this -log P(Y = 0) the inversion would start from an underflowing probability; such
+# entries (means in the hundreds) take the normal approximation of their quantile instead.
+_MAX_LOG_ZERO = 600.0
+
+
+def nb_cdf(x: np.ndarray, mu: np.ndarray, phi: np.ndarray, pi: np.ndarray) -> np.ndarray:
+    """CDF at ``x`` of ``π`` structural zeros mixed with a NB of mean ``μ``, ``Var = μ + φμ²``.
+
+    ``φ = 0`` is the Poisson; ``x < 0`` gives 0.
+    """
+    x, mu, phi, pi = np.broadcast_arrays(x, mu, phi, pi)
+    out = np.zeros(x.shape)
+    ok = x >= 0
+    poisson = ok & (phi <= 0)
+    nb = ok & (phi > 0)
+    out[poisson] = stats.poisson.cdf(x[poisson], mu[poisson])
+    size = 1.0 / phi[nb]
+    out[nb] = special.betainc(size, x[nb] + 1, size / (size + mu[nb]))
+    return np.where(ok, pi + (1.0 - pi) * out, 0.0)
+
+
+def normal_scores(
+    x: np.ndarray, mu: np.ndarray, phi: np.ndarray, pi: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Randomised probability-integral transform of counts ``x`` (cells × genes), as normals.
+
+    ``u = F(x - 1) + V (F(x) - F(x - 1))`` with ``V`` uniform is exactly uniform when ``F`` is
+    the counts' law, so ``Φ⁻¹(u)`` is standard normal and carries the dependence between genes.
+    """
+    # The NB part of a zero-inflated gene has mean μ / (1 - π), so that the mixture's is μ.
+    mu, phi, pi = np.broadcast_arrays(mu / (1 - pi), phi, pi)
+    low = np.zeros(x.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        zero = np.where(phi > 0, np.exp(-np.log1p(mu * phi) / phi), np.exp(-mu))
+    high = pi + (1 - pi) * zero
+    # Only non-zero counts need the incomplete beta function, the costly part.
+    nonzero = x > 0
+    args = (mu[nonzero], phi[nonzero], pi[nonzero])
+    low[nonzero] = nb_cdf(x[nonzero] - 1, *args)
+    high[nonzero] = nb_cdf(x[nonzero], *args)
+    u = low + rng.random(x.shape) * (high - low)
+    return special.ndtri(np.clip(u, _EPS, 1.0 - _EPS))
+
+
+def fit_factors(z: np.ndarray, max_factors: int = MAX_FACTORS) -> np.ndarray:
+    """Return loadings (genes × ``max_factors``, unused columns 0) of normal scores' correlation.
+
+    The scores are standardised per gene and their leading singular vectors taken. A sample
+    eigenvalue ``λ`` of ``n`` cells and ``p`` genes (``γ = p / n``) stands for a factor only above
+    the noise edge ``(1 + √γ)²``; its population value ``ℓ`` is recovered from the spiked-model
+    relation ``λ = ℓ + γ ℓ / (ℓ - 1)``, and the eigenvector, which noise tilts away from the true
+    one, is shrunk by its expected overlap ``c² = (1 - γ/(ℓ-1)²) / (1 + γ/(ℓ-1))``. Loadings are
+    ``v √((ℓ - 1) c²)``, capped so that every gene keeps a share of its variance of its own.
+    """
+    n, p = z.shape
+    loadings = np.zeros((p, max_factors))
+    if n < 3 or p < 2:
+        return loadings
+    z = z - z.mean(axis=0)
+    sd = z.std(axis=0)
+    z = z / np.where(sd > 0, sd, np.inf)
+    k = min(max_factors, n - 1, p - 1)
+    _, s, vt = randomized_svd(z, k, n_iter=4, random_state=0)
+    lam = s**2 / n
+    gamma = p / n
+    spikes = lam > (1.0 + np.sqrt(gamma)) ** 2
+    b = lam[spikes] + 1.0 - gamma
+    ell = (b + np.sqrt(np.maximum(b**2 - 4.0 * lam[spikes], 0.0))) / 2.0
+    excess = np.maximum(ell - 1.0, 1e-12)
+    overlap = np.clip((1.0 - gamma / excess**2) / (1.0 + gamma / excess), 0.0, 1.0)
+    used = vt[spikes].T * np.sqrt(excess * overlap)
+    norm = np.sqrt((used**2).sum(axis=1, keepdims=True))
+    cap = np.sqrt(1.0 - _MIN_NOISE)
+    used *= np.where(norm > cap, cap / np.maximum(norm, 1e-300), 1.0)
+    loadings[:, : used.shape[1]] = used
+    return loadings
+
+
+_SQRT_HALF = math.sqrt(0.5)
+# Library sizes at which the zero bounds are tabulated, per (label, batch): this many points
+# evenly spaced in log library size over the mean ± _GRID_SPAN standard deviations.
+_GRID_POINTS = 24
+_GRID_SPAN = 4.5
+
+
+def zero_bounds(
+    table: np.ndarray, lib_loc: np.ndarray, lib_scale: np.ndarray, phi, pi, label_of_row
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tabulate the normal scores below which an entry is surely zero, over library sizes.
+
+    An entry is zero when ``Φ(z) <= π + (1 - π) P(Y = 0)``, i.e. ``z`` below a bound that falls
+    as the library size ``L`` grows. For each (label, batch) row of ``table`` the bound is
+    tabulated at library sizes ``grid[row]``; a cell uses the first point at or above its own
+    size, whose bound is lower than its exact one, so the test never calls a non-zero entry
+    zero and spares the normal CDF for all but a few per cent of entries. Returns ``grid``
+    (rows × points) and the bounds (rows × points × genes, ``float32`` rounded down).
+    """
+    offsets = np.linspace(-_GRID_SPAN, _GRID_SPAN, _GRID_POINTS)
+    grid = np.exp(lib_loc[:, None] + lib_scale[:, None] * offsets[None, :])
+    lab = np.asarray(label_of_row)
+    mu = grid[:, :, None] * table[:, None, :] / (1 - pi[lab])[:, None, :]
+    d, zi = phi[lab][:, None, :], pi[lab][:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        nb = np.where(d > 0, np.exp(-np.log1p(mu * d) / np.where(d > 0, d, 1)), np.exp(-mu))
+    bounds = special.ndtri(zi + (1 - zi) * nb)
+    return grid, np.nextafter(bounds.astype(np.float32), np.float32(-np.inf))
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def draw_counts(
+    w, loadings, n_loadings, e, lib, profile_row, label, grid_index, bounds, profile, phi, pi,
+    noise_sd, data, indices, row_nnz,
+):  # fmt: skip
+    """Draw the counts of a block of cells through the copula, written as CSR rows.
+
+    Row ``i`` has library size ``lib[i]``, proportions ``profile[profile_row[i]]`` and the
+    marginals of ``label[i]``; its normal scores are ``z = F w + noise_sd · e``, with ``F``
+    the first ``n_loadings[label]`` rows of ``loadings[label]`` (factors × genes), ``w[i]`` the
+    factor normals and ``e[i]`` the genes' own. An entry whose ``z`` is below its tabulated
+    bound ``bounds[profile_row, grid_index]`` (see :func:`zero_bounds`; ``grid_index < 0``
+    skips it) is zero at once; the others are zero when ``u = Φ(z)`` falls in the zero
+    inflation or under ``P(Y = 0)``, else the NB quantile at the remaining uniform is found by
+    walking up its CDF. Returns the number of non-zeros written.
+    """
+    n_cells, n_genes = e.shape
+    shared = np.zeros(n_genes)
+    nnz = 0
+    for i in range(n_cells):
+        start = nnz
+        lab = label[i]
+        row = profile_row[i]
+        k = grid_index[i]
+        shared[:] = 0.0
+        for f in range(n_loadings[lab]):
+            weight = w[i, f]
+            for j in range(n_genes):
+                shared[j] += weight * loadings[lab, f, j]
+        for j in range(n_genes):
+            mu = lib[i] * profile[row, j]
+            if mu <= 0.0:
+                continue
+            z = shared[j] + noise_sd[lab, j] * e[i, j]
+            if k >= 0 and z <= bounds[row, k, j]:
+                continue
+            u = 0.5 * math.erfc(-z * _SQRT_HALF)
+            zi = pi[lab, j]
+            if u <= zi:
+                continue
+            v = (u - zi) / (1.0 - zi)
+            mu /= 1.0 - zi
+            d = phi[lab, j]
+            if d > 0.0:
+                size = 1.0 / d
+                log_p0 = -size * math.log1p(mu * d)
+                ratio = mu * d / (1.0 + mu * d)
+            else:
+                size = 0.0
+                log_p0 = -mu
+                ratio = 0.0
+            if log_p0 < -_MAX_LOG_ZERO:
+                y = math.floor(mu + math.sqrt(mu + d * mu * mu) * z + 0.5)
+                if y <= 0.0:
+                    continue
+            else:
+                p = math.exp(log_p0)
+                if v <= p:
+                    continue
+                cdf = p
+                y = 0.0
+                while cdf < v:
+                    y += 1.0
+                    if d > 0.0:
+                        p *= (y - 1.0 + size) * ratio / y
+                    else:
+                        p *= mu / y
+                    if p == 0.0 and y > mu:
+                        break
+                    cdf += p
+            data[nnz] = y
+            indices[nnz] = j
+            nnz += 1
+        row_nnz[i] = nnz - start
+    return nnz

@@ -1,0 +1,316 @@
+"""Fit a labelled reference: per-label marginals, batch factors, library sizes and copula factors."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy import sparse, stats
+
+from ._copula import MAX_FACTORS, fit_factors, normal_scores
+
+#: Labels with fewer cells take their dispersions from all cells and get no copula factors;
+#: a label x batch with fewer cells takes its label's library sizes.
+MIN_LABEL_CELLS = 10
+# Cells of a label used for the zero-inflation test and the copula (a random subset beyond).
+_MAX_FIT_CELLS = 2000
+# A gene of a label is zero-inflated when its zeros exceed the NB's by this many standard
+# deviations (one-sided p ≈ 0.001 per gene and label).
+_ZI_Z = 3.0
+# Pseudo-counts per gene of the batch factors: a batch factor rests on at least this much data.
+_BATCH_PSEUDO = 10.0
+_MAX_DISPERSION = 100.0
+
+
+@dataclass
+class ReferenceParams:
+    """Parameters fitted to a labelled reference by :func:`~sc_synth.pp.estimate_params`.
+
+    Arrays run over labels (``L``), batches (``B``), genes (``G``) and copula factors (``K``).
+
+    Attributes
+    ----------
+    labels, batches, gene_names
+        Names, in the order of the arrays. Without ``batch_key``, one batch ``"Batch1"``.
+    labels_key, batch_key
+        The ``obs`` columns the labels and batches came from (``None`` when not given); simulated
+        cells carry their label and batch under the same names (``"group"``, ``"batch"`` else).
+    group_prob
+        ``(L,)`` share of each label in the reference.
+    batch_prob
+        ``(L, B)`` share of each batch within each label.
+    base_profile
+        ``(G,)`` share of each gene in all counts of the reference.
+    profile
+        ``(L, G)`` share of each gene in a label's counts, shrunk toward ``base_profile`` by one
+        median cell's worth of counts (so small labels lean on the base profile).
+    batch_factor
+        ``(B, G)`` multiplicative batch effect on the genes (all 1 with one batch).
+    dispersion
+        ``(L, G)`` negative-binomial dispersion ``φ`` (``Var = μ + φμ²``); 0 is Poisson.
+    zero_inflation
+        ``(L, G)`` share of structural zeros ``π``; 0 unless the zero test fires.
+    lib_loc, lib_scale
+        ``(L, B)`` mean and standard deviation of the log library size.
+    factors
+        ``(L, G, K)`` copula loadings; the copula correlation of label ``l`` is
+        ``factors[l] @ factors[l].T`` off the diagonal.
+    """
+
+    labels: list[str]
+    batches: list[str]
+    gene_names: list[str]
+    labels_key: str | None
+    batch_key: str | None
+    group_prob: np.ndarray
+    batch_prob: np.ndarray
+    base_profile: np.ndarray
+    profile: np.ndarray
+    batch_factor: np.ndarray
+    dispersion: np.ndarray
+    zero_inflation: np.ndarray
+    lib_loc: np.ndarray
+    lib_scale: np.ndarray
+    factors: np.ndarray
+
+    def __post_init__(self) -> None:
+        n_labels, n_batches, n_genes = len(self.labels), len(self.batches), len(self.gene_names)
+        shapes = {
+            "group_prob": (n_labels,),
+            "batch_prob": (n_labels, n_batches),
+            "base_profile": (n_genes,),
+            "profile": (n_labels, n_genes),
+            "batch_factor": (n_batches, n_genes),
+            "dispersion": (n_labels, n_genes),
+            "zero_inflation": (n_labels, n_genes),
+            "lib_loc": (n_labels, n_batches),
+            "lib_scale": (n_labels, n_batches),
+        }
+        for name, shape in shapes.items():
+            value = np.asarray(getattr(self, name), dtype=float)
+            if value.shape != shape or not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"ReferenceParams.{name} must be a finite array of shape {shape}, "
+                    f"got shape {value.shape}."
+                )
+            setattr(self, name, value)
+        self.factors = np.asarray(self.factors, dtype=float)
+        if self.factors.ndim != 3 or self.factors.shape[:2] != (n_labels, n_genes):
+            raise ValueError(
+                f"ReferenceParams.factors must have shape ({n_labels}, {n_genes}, K), "
+                f"got {self.factors.shape}."
+            )
+
+    @property
+    def noise_sd(self) -> np.ndarray:
+        """``(L, G)`` standard deviation of each gene's own copula noise, ``sqrt(1 - |F_j|²)``."""
+        return np.sqrt(np.clip(1.0 - (self.factors**2).sum(axis=2), 0.0, 1.0))
+
+    def to_dict(self) -> dict:
+        """Fields as an h5ad-writable dict (``None`` keys as empty strings)."""
+        out = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = "" if value is None else value
+        return out
+
+    @classmethod
+    def from_dict(cls, record: dict) -> ReferenceParams:
+        """Rebuild the parameters from :meth:`to_dict`'s output (e.g. ``uns["simulate"]["params"]``)."""
+        values = {f.name: record[f.name] for f in fields(cls)}
+        for name in ("labels", "batches", "gene_names"):
+            values[name] = [str(v) for v in np.asarray(values[name]).tolist()]
+        for name in ("labels_key", "batch_key"):
+            values[name] = str(values[name]) or None
+        return cls(**values)
+
+
+def fit_reference(
+    counts: sparse.csr_matrix,
+    labels: np.ndarray,
+    batches: np.ndarray,
+    gene_names: list[str],
+    labels_key: str | None,
+    batch_key: str | None,
+) -> ReferenceParams:
+    """Fit :class:`ReferenceParams` to checked counts with one label and batch per cell."""
+    label_names, label = np.unique(labels, return_inverse=True)
+    batch_names, batch = np.unique(batches, return_inverse=True)
+    n_labels, n_batches = label_names.size, batch_names.size
+    lib = np.asarray(counts.sum(axis=1)).ravel()
+    cells = np.bincount(label * n_batches + batch, minlength=n_labels * n_batches)
+    cells = cells.reshape(n_labels, n_batches)
+    small = label_names[cells.sum(axis=1) < MIN_LABEL_CELLS]
+    if small.size:
+        warnings.warn(
+            f"Labels {list(small)} have fewer than {MIN_LABEL_CELLS} cells: they take their "
+            "dispersions from all cells and get no gene-gene correlation.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+    base = np.asarray(counts.sum(axis=0)).ravel() / lib.sum()
+    profile, batch_factor = _profiles(counts, lib, label, batch, n_labels, n_batches, base)
+    table = _cell_profiles(profile, batch_factor)
+    moments = _dispersion_sums(counts, lib, label * n_batches + batch, table)
+    pooled = _dispersion(*(m.sum(axis=0) for m in moments))
+    dispersion = np.empty((n_labels, counts.shape[1]))
+    zero_inflation = np.zeros_like(dispersion)
+    factors = np.zeros((n_labels, counts.shape[1], MAX_FACTORS))
+    lib_loc, lib_scale = _library_sizes(lib, label, batch, cells)
+    rng = np.random.default_rng(0)
+    for g in range(n_labels):
+        if label_names[g] in small:
+            dispersion[g] = pooled
+            continue
+        phi = _dispersion(*(m[g] for m in moments))
+        rows = np.flatnonzero(label == g)
+        if rows.size > _MAX_FIT_CELLS:
+            rows = np.sort(rng.choice(rows, _MAX_FIT_CELLS, replace=False))
+        x = counts[rows].toarray()
+        mu = lib[rows, None] * table[g * n_batches + batch[rows]]
+        dispersion[g], zero_inflation[g] = _zero_inflation(x, mu, phi)
+        z = normal_scores(x, mu, dispersion[g], zero_inflation[g], rng)
+        factors[g] = fit_factors(z)
+    return ReferenceParams(
+        labels=[str(v) for v in label_names],
+        batches=[str(v) for v in batch_names],
+        gene_names=list(gene_names),
+        labels_key=labels_key,
+        batch_key=batch_key,
+        group_prob=cells.sum(axis=1) / cells.sum(),
+        batch_prob=cells / cells.sum(axis=1, keepdims=True),
+        base_profile=base,
+        profile=profile,
+        batch_factor=batch_factor,
+        dispersion=dispersion,
+        zero_inflation=zero_inflation,
+        lib_loc=lib_loc,
+        lib_scale=lib_scale,
+        factors=factors,
+    )
+
+
+def _cell_profiles(profile: np.ndarray, batch_factor: np.ndarray) -> np.ndarray:
+    """Gene proportions of every (label, batch), rows label-major: ``label · B + batch``."""
+    table = profile[:, None, :] * batch_factor[None, :, :]
+    table = table.reshape(-1, profile.shape[1])
+    return table / table.sum(axis=1, keepdims=True)
+
+
+def _profiles(counts, lib, label, batch, n_labels, n_batches, base):
+    """Label profiles shrunk toward ``base`` and batch factors, alternating twice."""
+    by_label = sparse.csr_matrix(
+        (np.ones(label.size), (label, np.arange(label.size))), shape=(n_labels, label.size)
+    )
+    by_batch = sparse.csr_matrix(
+        (np.ones(batch.size), (batch, np.arange(batch.size))), shape=(n_batches, batch.size)
+    )
+    observed_label = np.asarray((by_label @ counts).todense())
+    observed_batch = np.asarray((by_batch @ counts).todense())
+    lib_sums = np.zeros((n_labels, n_batches))
+    np.add.at(lib_sums, (label, batch), lib)
+    pseudo = np.median(lib)
+    batch_factor = np.ones((n_batches, counts.shape[1]))
+    for _ in range(2 if n_batches > 1 else 1):
+        exposure = lib_sums @ batch_factor
+        profile = observed_label / np.maximum(exposure, 1e-300) * lib_sums.sum(axis=1)[:, None]
+        profile = (profile + pseudo * base) / (lib_sums.sum(axis=1)[:, None] + pseudo)
+        profile /= profile.sum(axis=1, keepdims=True)
+        if n_batches > 1:
+            expected = lib_sums.T @ profile
+            batch_factor = (observed_batch + _BATCH_PSEUDO) / (expected + _BATCH_PSEUDO)
+    return profile, batch_factor
+
+
+def _dispersion_sums(counts, lib, row, table):
+    """Per (label, gene) sums of ``(x - μ)² - x`` and ``μ²`` (labels × genes each).
+
+    ``μ = lib · table[row]`` for each cell; the sums come from the sparse counts by
+    (label, batch) group, without a dense cells × genes array.
+    """
+    squares = counts.multiply(counts).tocsr()
+    excess = np.zeros(table.shape)
+    mu_sq = np.zeros(table.shape)
+    for r in np.unique(row):
+        cells = np.flatnonzero(row == r)
+        x = counts[cells]
+        sum_x = np.asarray(x.sum(axis=0)).ravel()
+        sum_x2 = np.asarray(squares[cells].sum(axis=0)).ravel()
+        sum_x_lib = x.T @ lib[cells]
+        lib2 = np.sum(lib[cells] ** 2)
+        t = table[r]
+        excess[r] = sum_x2 - 2 * t * sum_x_lib + t**2 * lib2 - sum_x
+        mu_sq[r] = t**2 * lib2
+    return excess, mu_sq
+
+
+def _dispersion(excess: np.ndarray, mu_sq: np.ndarray) -> np.ndarray:
+    """Moment dispersions clipped to ``[0, 100]``; genes without counts take the median."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phi = excess / mu_sq
+    finite = np.isfinite(phi) & (mu_sq > 0)
+    fill = np.median(np.clip(phi[finite], 0, None)) if finite.any() else 0.0
+    return np.clip(np.where(finite, phi, fill), 0.0, _MAX_DISPERSION)
+
+
+def _nb_zeros(mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        nb = np.exp(-np.log1p(mu * phi) / phi)
+    return np.where(phi > 0, nb, np.exp(-mu))
+
+
+def _zero_inflation(x: np.ndarray, mu: np.ndarray, phi: np.ndarray):
+    """Dispersions and zero shares: zero inflation only where the NB leaves zeros unexplained.
+
+    ``Z`` zeros observed are compared with ``E = Σ P(Y_i = 0)`` under the moment NB; genes
+    with ``(Z - E) / sd > 3`` get a zero-inflated NB with the same mean and variance and the
+    observed zero share: with ``π`` structural zeros, matching the variance gives
+    ``φ' = φ (1 - π) - π``, and ``φ'`` in ``[0, φ]`` is found by bisection on the zero share.
+    """
+    phi = phi.copy()
+    n_cells = x.shape[0]
+    p0 = _nb_zeros(mu, phi[None, :])
+    expected = p0.sum(axis=0)
+    sd = np.sqrt(np.maximum((p0 * (1 - p0)).sum(axis=0), 1e-12))
+    observed = (x == 0).sum(axis=0)
+    flagged = np.flatnonzero((observed - expected) / sd > _ZI_Z)
+    pi = np.zeros_like(phi)
+    if flagged.size == 0:
+        return phi, pi
+    target = observed[flagged] / n_cells
+    m, total = mu[:, flagged], phi[flagged]
+    low, high = np.zeros(flagged.size), total.copy()
+    for _ in range(30):
+        mid = (low + high) / 2
+        share = (total - mid) / (1 + total)
+        zeros = share + (1 - share) * _nb_zeros(m / (1 - share), mid[None, :]).mean(axis=0)
+        # The zero share falls as φ' rises (and π with it): too many zeros -> raise φ'.
+        too_many = zeros > target
+        low = np.where(too_many, mid, low)
+        high = np.where(too_many, high, mid)
+    phi_zi = (low + high) / 2
+    pi[flagged] = (total - phi_zi) / (1 + total)
+    phi[flagged] = phi_zi
+    return phi, pi
+
+
+def _library_sizes(lib, label, batch, cells):
+    """Log-normal library sizes per (label, batch); small combinations take the label's."""
+    log_lib = np.log(lib)
+    n_labels, n_batches = cells.shape
+    loc = np.empty((n_labels, n_batches))
+    scale = np.empty((n_labels, n_batches))
+    for g in range(n_labels):
+        in_label = label == g
+        pooled = (
+            stats.norm.fit(log_lib[in_label])
+            if in_label.sum() > 1
+            else (float(log_lib[in_label].mean()), 0.0)
+        )
+        for b in range(n_batches):
+            here = in_label & (batch == b)
+            fit = stats.norm.fit(log_lib[here]) if here.sum() >= MIN_LABEL_CELLS else pooled
+            loc[g, b], scale[g, b] = fit
+    return loc, scale

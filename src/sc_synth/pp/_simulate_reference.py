@@ -1,0 +1,276 @@
+"""Simulate cells in the image of a labelled reference, from fitted ReferenceParams."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._validation import check_obs_key
+from ._copula import draw_counts, zero_bounds
+from ._dask import computed_in_order
+from ._estimate import estimate_params
+from ._params import check_count
+from ._reference import ReferenceParams, _cell_profiles
+from ._splat import BLOCK_CELLS, Piece, stream
+from ._store import write_zarr
+
+# Spawn keys under the user's seed, apart from the Splat model's (0-3).
+_CELL_STREAM, _BLOCK_STREAM = 16, 17
+# Cells per chunk aim at this many cells × genes entries when `chunk_size` is not given.
+_AUTO_CHUNK_ENTRIES = 2**21
+
+
+@dataclass
+class _Inputs:
+    """What any chunk needs, shared by all chunks."""
+
+    seed: int
+    chunk_cells: int
+    lib: np.ndarray
+    profile_row: np.ndarray
+    label: np.ndarray
+    table: np.ndarray
+    dispersion: np.ndarray
+    zero_inflation: np.ndarray
+    # labels × factors × genes, and the factors used per label (the rest are 0)
+    loadings: np.ndarray
+    n_loadings: np.ndarray
+    noise_sd: np.ndarray
+    # per cell, the point of its (label, batch) library-size grid at or above its own size
+    # (-1 beyond the grid), and the zero bounds at those points
+    grid_index: np.ndarray
+    bounds: np.ndarray
+
+
+def simulate_labelled(
+    n_cells,
+    *,
+    params,
+    reference,
+    labels_key,
+    batch_key,
+    correlation,
+    group_prob,
+    seed,
+    chunk_size,
+    out,
+    batch_cells,
+    splat_params: dict,
+    group_check,
+) -> AnnData:
+    """Check the arguments of :func:`~sc_synth.pp.simulate` in reference mode, fit, simulate.
+
+    ``group_check`` is ``simulate``'s check of ``group_prob``. Every check runs before the fit.
+    """
+    n_cells = check_count("n_cells", n_cells)
+    seed = check_count("seed", seed, minimum=0)
+    if chunk_size is not None:
+        chunk_size = check_count("chunk_size", chunk_size)
+    correlation = True if correlation is None else correlation
+    if not isinstance(correlation, bool):
+        raise TypeError(f"`correlation` must be True or False, got {correlation!r}.")
+    if splat_params:
+        raise TypeError(
+            f"Splat parameters {sorted(splat_params)} do not apply to a labelled reference, "
+            "whose marginals are fitted per label; drop them or use `params=SimParams(...)`."
+        )
+    if batch_cells is not None:
+        raise ValueError(
+            "`batch_cells` does not apply to a labelled reference: each cell's batch is drawn "
+            "from the reference's batch shares within its label."
+        )
+    out = check_out(out)
+    probs = None if group_prob is None else np.asarray(group_check(group_prob))
+    if params is None:
+        if reference is None:
+            raise ValueError(
+                "`labels_key` and `batch_key` need `reference`, the labelled AnnData to fit "
+                "(or pass `params=ss.pp.estimate_params(reference, labels_key=...)`)."
+            )
+        check_obs_key(reference, labels_key, "labels_key")
+        check_obs_key(reference, batch_key, "batch_key")
+        if probs is not None:
+            n_labels = reference.obs[labels_key].nunique() if labels_key else 1
+            _check_n_labels(probs, n_labels)
+        params = estimate_params(reference, labels_key=labels_key, batch_key=batch_key)
+    elif reference is not None or labels_key is not None or batch_key is not None:
+        raise ValueError(
+            "Pass either fitted `params` (a ReferenceParams) or `reference` with "
+            "`labels_key`/`batch_key`, not both."
+        )
+    if probs is None:
+        probs = params.group_prob
+    _check_n_labels(probs, len(params.labels), params.labels)
+    return simulate_reference(n_cells, params, probs, seed, chunk_size, correlation, out)
+
+
+def _check_n_labels(probs: np.ndarray, n_labels: int, labels=None) -> None:
+    if probs.size != n_labels:
+        named = f": {labels}" if labels is not None else ""
+        raise ValueError(
+            f"`group_prob` must have one probability per label of the reference "
+            f"({n_labels}{named}), got {probs.size}."
+        )
+
+
+def simulate_reference(
+    n_cells: int,
+    params: ReferenceParams,
+    probs: np.ndarray,
+    seed: int,
+    chunk_size: int | None,
+    correlation: bool,
+    out: Path | None,
+) -> AnnData:
+    """Simulate ``n_cells`` cells from ``params`` with label shares ``probs`` (all checked)."""
+    n_genes = len(params.gene_names)
+    if chunk_size is None:
+        chunk_size = max(1, _AUTO_CHUNK_ENTRIES // n_genes)
+    chunk_cells = -(-chunk_size // BLOCK_CELLS) * BLOCK_CELLS
+
+    obs, inputs = _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation)
+    adata = AnnData(
+        obs=obs,
+        var=_var(params),
+        varm=_varm(params),
+        uns={
+            "simulate": {
+                "mode": "reference",
+                "params": params.to_dict(),
+                "n_cells": n_cells,
+                "group_prob": [float(p) for p in probs],
+                "seed": seed,
+                "correlation": correlation,
+            }
+        },
+    )
+    starts = range(0, n_cells, chunk_cells)
+    pieces = computed_in_order(_simulate_chunk, inputs, starts)
+    if out is not None:
+        return write_zarr(adata, ((piece, None) for piece in pieces), False, out)
+    # Imported here: _simulate dispatches to this module.
+    from ._simulate import _RowsBuffer
+
+    buffer = _RowsBuffer(n_cells, n_genes)
+    for piece in pieces:
+        buffer.append(piece)
+    adata.X = buffer.to_csr()
+    return adata
+
+
+def check_out(out) -> Path | None:
+    """``out`` as a new path, or ``None``."""
+    if out is None:
+        return None
+    if not isinstance(out, str | os.PathLike):
+        raise TypeError(f"`out` must be a path (str or os.PathLike), got {out!r}.")
+    out = Path(out)
+    if out.exists():
+        raise ValueError(f"`out` must be a new path; {str(out)!r} already exists.")
+    return out
+
+
+def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation):
+    """Labels, batches and library sizes of all cells, from the cell stream."""
+    rng = stream(seed, _CELL_STREAM)
+    n_batches = len(params.batches)
+    label = rng.choice(len(params.labels), size=n_cells, p=probs)
+    u = rng.random(n_cells)
+    cdf = np.cumsum(params.batch_prob, axis=1)
+    cdf[:, -1] = 1.0
+    batch = (u[:, None] > cdf[label]).sum(axis=1)
+    lib = np.exp(
+        params.lib_loc[label, batch] + params.lib_scale[label, batch] * rng.standard_normal(n_cells)
+    )
+    obs = pd.DataFrame(
+        {
+            params.labels_key or "group": pd.Categorical.from_codes(label, params.labels),
+            params.batch_key or "batch": pd.Categorical.from_codes(batch, params.batches),
+            "exp_lib_size": lib,
+        },
+        index=pd.Index([f"Cell{i}" for i in range(1, n_cells + 1)]),
+    )
+    factors = params.factors if correlation else np.zeros_like(params.factors)
+    used = np.abs(factors).sum(axis=1) > 0
+    n_loadings = np.where(used.any(axis=1), used.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+    table = _cell_profiles(params.profile, params.batch_factor)
+    label_of_row = np.repeat(np.arange(len(params.labels)), n_batches)
+    grid, bounds = zero_bounds(
+        table, params.lib_loc.ravel(), params.lib_scale.ravel(), params.dispersion,
+        params.zero_inflation, label_of_row,
+    )  # fmt: skip
+    profile_row = label * n_batches + batch
+    grid_index = np.empty(n_cells, dtype=np.int64)
+    for row in range(grid.shape[0]):
+        cells = profile_row == row
+        grid_index[cells] = np.searchsorted(grid[row], lib[cells])
+    grid_index[grid_index == grid.shape[1]] = -1
+    inputs = _Inputs(
+        seed=seed,
+        chunk_cells=chunk_cells,
+        lib=lib,
+        profile_row=profile_row.astype(np.int64),
+        label=label.astype(np.int64),
+        table=table,
+        dispersion=params.dispersion,
+        zero_inflation=params.zero_inflation,
+        loadings=np.ascontiguousarray(factors.transpose(0, 2, 1)),
+        n_loadings=n_loadings.astype(np.int64),
+        noise_sd=params.noise_sd if correlation else np.ones_like(params.dispersion),
+        grid_index=grid_index,
+        bounds=bounds,
+    )
+    return obs, inputs
+
+
+def _simulate_chunk(inputs: _Inputs, start: int) -> Piece:
+    """Draw the cells from ``start`` on, block by block, each block from its own stream."""
+    stop = min(start + inputs.chunk_cells, inputs.lib.size)
+    n_genes, n_factors = inputs.table.shape[1], inputs.loadings.shape[1]
+    data, indices, row_nnz = [], [], []
+    for first in range(start, stop, BLOCK_CELLS):
+        cut = slice(first, min(first + BLOCK_CELLS, stop))
+        n = cut.stop - cut.start
+        rng = stream(inputs.seed, _BLOCK_STREAM, first // BLOCK_CELLS)
+        w = rng.standard_normal((n, n_factors))
+        e = rng.standard_normal((n, n_genes), dtype=np.float32)
+        values = np.empty(n * n_genes, dtype=np.float32)
+        columns = np.empty(n * n_genes, dtype=np.int32)
+        per_row = np.empty(n, dtype=np.int64)
+        nnz = draw_counts(
+            w, inputs.loadings, inputs.n_loadings, e, inputs.lib[cut], inputs.profile_row[cut],
+            inputs.label[cut], inputs.grid_index[cut], inputs.bounds, inputs.table,
+            inputs.dispersion, inputs.zero_inflation, inputs.noise_sd, values, columns, per_row,
+        )  # fmt: skip
+        data.append(values[:nnz].copy())
+        indices.append(columns[:nnz].copy())
+        row_nnz.append(per_row)
+    return Piece(np.concatenate(data), np.concatenate(indices), np.concatenate(row_nnz))
+
+
+def _var(params: ReferenceParams) -> pd.DataFrame:
+    mean_lib = float(np.exp(params.lib_loc + params.lib_scale**2 / 2).mean())
+    columns = {"base_gene_mean": params.base_profile * mean_lib}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for g, name in enumerate(params.labels):
+            columns[f"de_fac_{name}"] = np.where(
+                params.base_profile > 0, params.profile[g] / params.base_profile, 1.0
+            )
+    for b, name in enumerate(params.batches):
+        columns[f"batch_fac_{name}"] = params.batch_factor[b]
+    return pd.DataFrame(columns, index=pd.Index(params.gene_names))
+
+
+def _varm(params: ReferenceParams) -> dict[str, np.ndarray]:
+    """Genes × labels marginal parameters (columns in the order of ``params.labels``)."""
+    label_lib = (params.batch_prob * np.exp(params.lib_loc + params.lib_scale**2 / 2)).sum(axis=1)
+    return {
+        "mean": (params.profile * label_lib[:, None]).T,
+        "dispersion": params.dispersion.T,
+        "zero_inflation": params.zero_inflation.T,
+    }

@@ -1,0 +1,212 @@
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+from scipy import sparse
+
+import sc_synth as ss
+from sc_synth.pp._copula import MAX_FACTORS
+
+
+def _params(n_genes=60, loading=0.8, block=20, labels=("A", "B"), zero_inflation=0.0):
+    """Hand-made parameters: label A's first ``block`` genes share one copula factor."""
+    n_labels = len(labels)
+    rng = np.random.default_rng(0)
+    profile = rng.gamma(2.0, 1.0, (n_labels, n_genes))
+    profile /= profile.sum(axis=1, keepdims=True)
+    factors = np.zeros((n_labels, n_genes, MAX_FACTORS))
+    factors[0, :block, 0] = loading
+    zi = np.zeros((n_labels, n_genes))
+    zi[:, -5:] = zero_inflation
+    return ss.pp.ReferenceParams(
+        labels=list(labels),
+        batches=["Batch1"],
+        gene_names=[f"g{j}" for j in range(n_genes)],
+        labels_key="cell_type",
+        batch_key=None,
+        group_prob=np.full(n_labels, 1 / n_labels),
+        batch_prob=np.ones((n_labels, 1)),
+        base_profile=profile.mean(axis=0),
+        profile=profile,
+        batch_factor=np.ones((1, n_genes)),
+        dispersion=np.full((n_labels, n_genes), 0.2),
+        zero_inflation=zi,
+        lib_loc=np.full((n_labels, 1), np.log(2000.0)),
+        lib_scale=np.full((n_labels, 1), 0.2),
+        factors=factors,
+    )
+
+
+def _log_corr(x: sparse.spmatrix) -> np.ndarray:
+    """Gene-gene correlation of log1p counts per 10,000, free of library-size effects."""
+    dense = x.toarray()
+    dense = np.log1p(dense / np.maximum(dense.sum(axis=1, keepdims=True), 1) * 1e4)
+    return np.corrcoef(dense, rowvar=False)
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    adata = ss.pp.simulate(600, 150, group_prob=[0.5, 0.3, 0.2], de_prob=0.3, seed=3)
+    adata.obs["cell_type"] = adata.obs["group"].astype(str)
+    return adata
+
+
+def test_simulate_keeps_truth_and_composition():
+    params = _params()
+    adata = ss.pp.simulate(2000, params=params, seed=1)
+    assert sparse.isspmatrix_csr(adata.X)
+    assert adata.X.dtype == np.float32
+    assert list(adata.obs["cell_type"].cat.categories) == ["A", "B"]
+    assert abs((adata.obs["cell_type"] == "A").mean() - 0.5) < 0.05
+    assert adata.varm["mean"].shape == (60, 2)
+    assert adata.varm["dispersion"].shape == (60, 2)
+    np.testing.assert_allclose(adata.var["de_fac_A"], params.profile[0] / params.base_profile)
+    # counts follow the marginals: mean share of each gene within label A
+    in_a = (adata.obs["cell_type"] == "A").to_numpy()
+    share = np.asarray(adata.X[in_a].sum(axis=0)).ravel() / adata.X[in_a].sum()
+    assert np.corrcoef(share, params.profile[0])[0, 1] > 0.98
+    again = ss.pp.ReferenceParams.from_dict(adata.uns["simulate"]["params"])
+    np.testing.assert_array_equal(again.factors, params.factors)
+    assert again.labels == params.labels
+    assert again.batch_key is None
+
+
+def test_copula_correlates_the_block_only_with_correlation():
+    params = _params()
+    with_copula = ss.pp.simulate(1500, params=params, group_prob=[1.0, 0.0], seed=2)
+    without = ss.pp.simulate(1500, params=params, group_prob=[1.0, 0.0], seed=2, correlation=False)
+    upper = np.triu_indices(20, k=1)
+    block = _log_corr(with_copula.X)[:20, :20][upper]
+    outside = _log_corr(with_copula.X)[20:, 20:][np.triu_indices(40, k=1)]
+    assert block.mean() > 0.3
+    assert abs(outside.mean()) < 0.03
+    assert abs(_log_corr(without.X)[:20, :20][upper].mean()) < 0.03
+
+
+def test_same_counts_whatever_the_chunks(tmp_path):
+    params = _params()
+    small = ss.pp.simulate(300, params=params, seed=4, chunk_size=64)
+    large = ss.pp.simulate(300, params=params, seed=4, chunk_size=1000)
+    assert (small.X != large.X).nnz == 0
+    other = ss.pp.simulate(300, params=params, seed=5)
+    assert (small.X != other.X).nnz > 0
+    stored = ss.pp.simulate(300, params=params, seed=4, chunk_size=128, out=tmp_path / "x.zarr")
+    assert (sparse.csr_matrix(stored.X[:]) != small.X).nnz == 0
+    back = anndata.read_zarr(tmp_path / "x.zarr")
+    np.testing.assert_array_equal(back.varm["mean"], small.varm["mean"])
+
+
+def test_zero_inflation_adds_zeros_keeping_the_mean():
+    params = _params(zero_inflation=0.5)
+    adata = ss.pp.simulate(3000, params=params, group_prob=[0.0, 1.0], seed=6)
+    plain = ss.pp.simulate(3000, params=_params(zero_inflation=0.0), group_prob=[0.0, 1.0], seed=6)
+    zeros = 1 - (adata.X[:, -5:] > 0).mean(axis=0)
+    plain_zeros = 1 - (plain.X[:, -5:] > 0).mean(axis=0)
+    assert np.all(zeros > plain_zeros + 0.3)
+    ratio = adata.X[:, -5:].sum(axis=0) / plain.X[:, -5:].sum(axis=0)
+    np.testing.assert_allclose(np.asarray(ratio).ravel(), 1.0, rtol=0.15)
+
+
+def test_fit_recovers_what_it_simulated():
+    truth = _params(n_genes=80, loading=0.85, labels=("A",))
+    truth.zero_inflation[0, -5:] = 0.6
+    adata = ss.pp.simulate(1500, params=truth, seed=7)
+    fitted = ss.pp.estimate_params(adata, labels_key="cell_type")
+    assert fitted.labels == ["A"]
+    np.testing.assert_allclose(fitted.profile[0], truth.profile[0], rtol=0.2, atol=1e-3)
+    assert abs(np.median(fitted.dispersion[0, :-5]) - 0.2) < 0.05
+    assert np.all(fitted.zero_inflation[0, -5:] > 0.4)
+    assert np.mean(fitted.zero_inflation[0, :-5] > 0) < 0.05
+    implied = fitted.factors[0] @ fitted.factors[0].T
+    assert implied[:20, :20][np.triu_indices(20, k=1)].mean() > 0.4
+    assert abs(implied[20:-5, 20:-5][np.triu_indices(55, k=1)]).mean() < 0.05
+    assert abs(fitted.lib_loc[0, 0] - np.log(2000.0)) < 0.05
+
+
+def test_one_call_with_a_reference(labelled):
+    before = labelled.copy()
+    adata = ss.pp.simulate(400, reference=labelled, labels_key="cell_type", seed=0)
+    assert adata.var_names.equals(labelled.var_names)
+    assert set(adata.obs["cell_type"].cat.categories) == {"Group1", "Group2", "Group3"}
+    assert adata.uns["simulate"]["mode"] == "reference"
+    assert labelled.obs.equals(before.obs)
+    assert (labelled.X != before.X).nnz == 0
+    assert list(labelled.var.columns) == list(before.var.columns)
+
+
+def test_group_prob_sets_the_composition(labelled):
+    fitted = ss.pp.estimate_params(labelled, labels_key="cell_type")
+    adata = ss.pp.simulate(500, params=fitted, group_prob=[0.0, 0.0, 1.0], seed=0)
+    assert (adata.obs["cell_type"] == "Group3").all()
+
+
+def test_never_expressed_gene_stays_zero(labelled):
+    reference = labelled.copy()
+    counts = reference.X.tolil()
+    counts[:, 0] = 0
+    reference.X = counts.tocsr()
+    adata = ss.pp.simulate(300, reference=reference, labels_key="cell_type", seed=0)
+    assert adata.X[:, 0].nnz == 0
+    assert adata.var["de_fac_Group1"].iloc[0] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"labels_key": "missing"}, KeyError, "labels_key='missing'"),
+        ({"labels_key": "cell_type", "group_prob": [1.0]}, ValueError, "one probability per"),
+        ({"labels_key": "cell_type", "de_prob": 0.2}, TypeError, "do not apply"),
+        ({"labels_key": "cell_type", "batch_cells": [200, 200]}, ValueError, "batch_cells"),
+        ({"labels_key": "cell_type", "correlation": "yes"}, TypeError, "correlation"),
+        ({"correlation": True}, ValueError, "reference mode only"),
+        ({"labels_key": "cell_type", "n_samples": 2}, ValueError, "Sample designs"),
+    ],
+)
+def test_bad_arguments_fail_before_work(labelled, kwargs, error, match):
+    before = labelled.copy()
+    with pytest.raises(error, match=match):
+        ss.pp.simulate(400, reference=labelled, **kwargs)
+    assert labelled.obs.equals(before.obs)
+    assert (labelled.X != before.X).nnz == 0
+
+
+def test_labels_need_a_reference_or_params():
+    with pytest.raises(ValueError, match="need `reference`"):
+        ss.pp.simulate(100, labels_key="cell_type")
+    with pytest.raises(ValueError, match="not both"):
+        ss.pp.simulate(100, params=_params(), labels_key="cell_type")
+
+
+def test_params_are_checked():
+    good = _params()
+    with pytest.raises(ValueError, match="dispersion"):
+        ss.pp.ReferenceParams(**{**good.__dict__, "dispersion": np.zeros((3, 60))})
+
+
+def test_existing_store_refused(tmp_path):
+    (tmp_path / "x.zarr").mkdir()
+    with pytest.raises(ValueError, match="already exists"):
+        ss.pp.simulate(10, params=_params(), out=tmp_path / "x.zarr")
+
+
+def test_batches_get_factors_and_library_sizes():
+    rng = np.random.default_rng(0)
+    n, n_genes = 800, 100
+    profile = rng.gamma(2.0, 1.0, n_genes)
+    effect = np.exp(rng.normal(0, 0.7, n_genes))
+    batch = np.repeat(["b1", "b2"], n // 2)
+    lib = np.where(batch == "b1", 1000.0, 3000.0)
+    means = lib[:, None] * np.where(batch[:, None] == "b1", profile, profile * effect)
+    means /= means.sum(axis=1, keepdims=True) / lib[:, None]
+    counts = rng.poisson(means).astype(np.float32)
+    obs = pd.DataFrame({"donor": batch}, index=[f"c{i}" for i in range(n)])
+    adata = AnnData(sparse.csr_matrix(counts), obs=obs)
+    fitted = ss.pp.estimate_params(adata, batch_key="donor")
+    assert fitted.batches == ["b1", "b2"]
+    ratio = np.log(fitted.batch_factor[1] / fitted.batch_factor[0])
+    assert np.corrcoef(ratio, np.log(effect))[0, 1] > 0.9
+    assert abs(fitted.lib_loc[0, 1] - fitted.lib_loc[0, 0] - np.log(3.0)) < 0.05
+    sim = ss.pp.simulate(600, params=fitted, seed=0)
+    assert set(sim.obs["donor"].cat.categories) == {"b1", "b2"}
+    assert "batch_fac_b2" in sim.var
