@@ -77,8 +77,8 @@ def trained(poisson):
 
 
 def test_builtin_generators_and_their_names():
-    assert _registry.names() == ["vae", "vanilla-gan", "wgan-gp"]
-    assert _registry.record_kinds() == ["gan", "vae"]
+    assert _registry.names() == ["vae", "vanilla-gan", "wgan-gp", "flow"]
+    assert _registry.record_kinds() == ["flow", "gan", "vae"]
     assert _registry.get("gan") is _registry.get("wgan-gp")
     assert dict(_registry.get("vanilla-gan").options) == {"loss": "vanilla"}
     assert [kind.name for kind in _registry.kinds() if kind.default] == ["vae", "wgan-gp"]
@@ -126,7 +126,8 @@ def test_registered_kind_is_a_study_and_command_line_choice(poisson, capsys):
     assert cli._parser().parse_args(argv).models == ["pois", "vae"]
     with pytest.raises(SystemExit):
         cli.main(["demo", "--help"])
-    assert "the WGAN-GP and the Poisson on one half" in " ".join(capsys.readouterr().out.split())
+    described = " ".join(capsys.readouterr().out.split())
+    assert "the WGAN-GP, the flow matching model and the Poisson on one half" in described
 
 
 @pytest.mark.slow
@@ -148,7 +149,7 @@ def test_study_trains_a_registered_kind_under_its_name(poisson, tmp_path):
 def test_record_of_an_unregistered_kind_is_refused_naming_the_known_kinds():
     adata = make_counts()
     train_poisson(adata, labels_key="cell_type", pseudocount=0.0)
-    with pytest.raises(ValueError, match=r"kind 'poisson'; known kinds: \['gan', 'vae'\]"):
+    with pytest.raises(ValueError, match=r"kind 'poisson'; known kinds: \['flow', 'gan', 'vae'\]"):
         ss.tl.generate(adata, "poisson")
 
 

@@ -1,17 +1,18 @@
 """Generators as scvi-tools model classes, the registry of kinds and their records.
 
-:class:`VAEGenerator` and :class:`GANGenerator` (sub-packages ``vae`` and ``gan``) are the
-model classes behind :func:`sc_synth.tl.train_vae` and :func:`sc_synth.tl.train_gan`;
+:class:`VAEGenerator`, :class:`GANGenerator` and :class:`FlowGenerator` (sub-packages ``vae``,
+``gan`` and ``flow``) are the model classes behind :func:`sc_synth.tl.train_vae`,
+:func:`sc_synth.tl.train_gan` and :func:`sc_synth.tl.train_flow`;
 ``_registry`` lists every kind; ``_record`` reads and writes the records in ``adata.uns``.
 """
 
 import importlib
 
-__all__ = ["GANGenerator", "VAEGenerator"]
+__all__ = ["FlowGenerator", "GANGenerator", "VAEGenerator"]
 
 # The model classes bring in torch and scvi-tools: they load on first use, so that the registry
 # (and the command line that lists its kinds) loads without them.
-_ON_FIRST_USE = {"GANGenerator": ".gan", "VAEGenerator": ".vae"}
+_ON_FIRST_USE = {"FlowGenerator": ".flow", "GANGenerator": ".gan", "VAEGenerator": ".vae"}
 
 
 def __getattr__(name: str):

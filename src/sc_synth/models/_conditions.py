@@ -108,19 +108,22 @@ class Conditions:
         n_cells: int | None,
         groups: Mapping | None,
         rng: np.random.Generator,
+        *,
+        unseen: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Label and batch codes of the cells to generate, after checking the request.
 
         ``n_cells=None`` and ``groups=None`` repeat the training grid; an integer ``n_cells``
         scales it (largest remainders keep the total exact); ``groups`` asks for counts per label,
-        per ``(label, batch)`` pair, or per batch for a model without labels.
+        per ``(label, batch)`` pair, or per batch for a model without labels. ``unseen`` allows
+        ``(label, batch)`` pairs without training cells, for models that can generate them.
         """
         if groups is not None and n_cells is not None:
             raise ValueError("Pass either `n_cells` or `groups`, not both.")
         if groups is None:
             counts = self._scaled_grid(n_cells)
         else:
-            counts = self._grid_from_groups(groups, rng)
+            counts = self._grid_from_groups(groups, rng, unseen)
         label, batch = np.nonzero(counts)
         reps = counts[label, batch]
         return np.repeat(label, reps), np.repeat(batch, reps)
@@ -137,7 +140,9 @@ class Conditions:
         counts[np.argsort(-(share - counts), kind="stable")[:remainder]] += 1
         return counts.reshape(self.n_cells.shape)
 
-    def _grid_from_groups(self, groups: Mapping, rng: np.random.Generator) -> np.ndarray:
+    def _grid_from_groups(
+        self, groups: Mapping, rng: np.random.Generator, unseen: bool
+    ) -> np.ndarray:
         if not isinstance(groups, Mapping) or not groups:
             raise TypeError(
                 "`groups` must be a non-empty dict such as {'B cell': 500} or "
@@ -154,7 +159,7 @@ class Conditions:
                 raise ValueError(f"`groups[{key!r}]` must be a non-negative integer, got {n!r}.")
             if isinstance(key, tuple):
                 label, batch = self._pair(key)
-                if self.n_cells[label, batch] == 0:
+                if self.n_cells[label, batch] == 0 and not unseen:
                     raise ValueError(
                         f"`groups` key {key!r}: the model saw no cells of this label in this "
                         "batch, so it has no library sizes for them."

@@ -203,3 +203,12 @@ register(
         default=True,
     )
 )
+register(
+    GeneratorKind(
+        "flow",
+        record_kind="flow",
+        trainer="sc_synth.tl:train_flow",
+        sampler="sc_synth.models.flow._model:FlowGenerator.from_uns",
+        title="flow matching model",
+    )
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -20,6 +21,17 @@ class Sampler(Protocol):
         """Cells × genes integer counts (``float32``)."""
 
 
-def load_sampler(record: Mapping) -> Sampler:
-    """Rebuild the model held in ``record`` (already checked by ``read_record``)."""
-    return _registry.sampler_class(str(record["kind"]))(record)
+def load_sampler(record: Mapping, **options) -> Sampler:
+    """Rebuild the model held in ``record`` (already checked by ``read_record``).
+
+    ``options`` are sampling settings, such as a flow's ``guidance``, of samplers that take them.
+    """
+    kind = str(record["kind"])
+    sampler = _registry.sampler_class(kind)
+    unknown = sorted(set(options) - set(inspect.signature(sampler).parameters))
+    if unknown:
+        raise TypeError(
+            f"Sampling options {unknown} do not apply to models of kind {kind!r}; they apply "
+            f"to kinds whose sampler takes them (guidance and n_steps: flow)."
+        )
+    return sampler(record, **options)

@@ -25,6 +25,8 @@ def generate(
     *,
     groups: Mapping | None = None,
     seed: int = 0,
+    guidance: float | None = None,
+    n_steps: int | None = None,
 ) -> AnnData:
     """Generate new cells from a model stored in ``adata.uns[key]``.
 
@@ -46,9 +48,17 @@ def generate(
     groups
         Cells per label, e.g. ``{"B cell": 500}`` (batches drawn in the label's training
         proportions), per ``(label, batch)`` pair, e.g. ``{("B cell", "batch1"): 500}``, or per
-        batch for a model trained with a batch key only. Not together with ``n_cells``.
+        batch for a model trained with a batch key only. Not together with ``n_cells``. A flow
+        model (:func:`~sc_synth.tl.train_flow`) also makes ``(label, batch)`` pairs that had no
+        training cells, with an additive log library size.
     seed
         Seed of all random draws; the same seed and record give identical counts.
+    guidance
+        For a flow model: classifier-free guidance weight, ≥ 0 (1: the conditional flow, above 1:
+        pushed further toward the label and batch); ``None`` uses the record's (default 1).
+    n_steps
+        For a flow model: midpoint steps integrating its ODE; ``None`` uses the record's
+        (default 8).
 
     Returns
     -------
@@ -59,10 +69,16 @@ def generate(
         ``uns["sc_synth"]`` with the model kind, ``key``, ``seed`` and package version.
     """
     record = read_record(adata, key)
+    options = {
+        name: value
+        for name, value in (("guidance", guidance), ("n_steps", n_steps))
+        if value is not None
+    }
+    sampler = load_sampler(record, **options)
     conditions = Conditions.from_record(record["conditions"])
     rng = np.random.default_rng(seed)
-    label, batch = conditions.composition(n_cells, groups, rng)
-    sampler = load_sampler(record)
+    unseen = getattr(sampler, "generates_unseen", False)
+    label, batch = conditions.composition(n_cells, groups, rng, unseen=unseen)
     library = conditions.sample_library(label, batch, rng)
 
     chunks = []

@@ -1,0 +1,393 @@
+"""The flow generator: an scvi-tools model around :class:`FlowModule`, its calibration and record."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import scvi
+import torch
+from anndata import AnnData
+from scipy import sparse
+from scvi.model import SCVI
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+
+from .._counts import negative_binomial_counts
+from .._generator import GeneratorMixin, registered_codes, registered_counts
+from .._record import clean_params, history_to_record, load_weights, weights_to_record
+from .._training import training_run
+from ..vae._model import KL_WEIGHT, decode
+from ._module import FlowModule
+
+#: Velocity-field arguments a user may set through ``train_flow(**kwargs)``.
+MODULE_OPTIONS = ("n_hidden", "n_layers", "n_embed", "p_uncond")
+#: Sampling defaults: the conditional velocity (no extra guidance), 8 midpoint steps.
+DEFAULT_GUIDANCE = 1.0
+DEFAULT_N_STEPS = 8
+#: Gradient steps of the velocity field that ``max_epochs=None`` aims at.
+DEFAULT_FLOW_STEPS = 3000
+# What sampling needs beyond the fields every record has.
+_FLOW_FIELDS = ("sampling", "mean_factor", "dispersion")
+
+
+def default_max_epochs(n_obs: int, batch_size: int) -> int:
+    """Epochs that give about :data:`DEFAULT_FLOW_STEPS` steps (at least 20, at most 1000)."""
+    batches = max(1, math.ceil(n_obs / batch_size))
+    return int(np.clip(math.ceil(DEFAULT_FLOW_STEPS / batches), 20, 1000))
+
+
+def check_sampling(guidance, n_steps) -> None:
+    """Raise :class:`ValueError` unless ``guidance`` ≥ 0 and ``n_steps`` ≥ 1 (``None`` passes)."""
+    if guidance is not None and (
+        isinstance(guidance, bool) or not isinstance(guidance, int | float) or guidance < 0
+    ):
+        raise ValueError(
+            f"`guidance` must be a number >= 0 (1: the conditional flow; above 1: stronger "
+            f"conditioning), got {guidance!r}."
+        )
+    if n_steps is not None and (
+        isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1
+    ):
+        raise ValueError(f"`n_steps` must be a positive integer, got {n_steps!r}.")
+
+
+def additive_fill(values: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``values`` (labels × batches × …) with unseen label × batch cells filled additively.
+
+    Fitted on the ``seen`` cells of the grid by alternating means: ``value = label effect + batch
+    effect``, as a batch that sequences deeper, or shifts a gene, does so for every label.
+    """
+    if seen.all():
+        return values
+    mask = seen.reshape(seen.shape + (1,) * (values.ndim - 2))
+    observed = np.where(mask, values, np.nan)
+    label_effect = np.zeros(values.shape[:1] + values.shape[2:])
+    batch_effect = np.zeros(values.shape[1:])
+    for _ in range(20):
+        label_effect = np.nanmean(observed - batch_effect[None], axis=1)
+        batch_effect = np.nanmean(observed - label_effect[:, None], axis=0)
+    return np.where(mask, values, label_effect[:, None] + batch_effect[None])
+
+
+class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """Conditional flow matching in the latent space of a count autoencoder.
+
+    The autoencoder is scvi-tools' :class:`~scvi.module.VAE` with the batch as its covariate (see
+    :meth:`train_autoencoder`), or a ``vae`` record's, which also reads the label. A velocity
+    field (:class:`~sc_synth.models.flow._module.FlowModule`) learns to carry Gaussian noise to
+    the autoencoder's latent codes given label and batch, each embedded apart; new cells
+    integrate it from fresh noise and decode to negative-binomial counts. Unlike the VAE kind, no
+    training cell's code is kept, and a label can be generated in a batch it was never seen in.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    autoencoder
+        The trained autoencoder: ``{"init_params": …, "weights": …}`` of a
+        :class:`~sc_synth.models.vae._module.CountVAE`, as :meth:`train_autoencoder` returns or
+        a ``vae`` record holds.
+    n_hidden, n_layers, n_embed, p_uncond
+        Velocity field sizes and condition dropout (see
+        :class:`~sc_synth.models.flow._module.FlowModule`).
+    """
+
+    _module_cls = FlowModule
+    _record_kind = "flow"
+    #: Labels and batches are embedded apart: a label can be made in a batch it had no cells in.
+    generates_unseen = True
+
+    def __init__(
+        self,
+        adata: AnnData,
+        autoencoder: Mapping,
+        n_hidden: int = 256,
+        n_layers: int = 3,
+        n_embed: int = 16,
+        p_uncond: float = 0.2,
+    ):
+        super().__init__(adata)
+        self.module_params = {
+            "autoencoder": dict(autoencoder["init_params"]),
+            "n_labels": self.summary_stats.n_labels,
+            "n_batch": self.summary_stats.n_batch,
+            "n_hidden": n_hidden,
+            "n_layers": n_layers,
+            "n_embed": n_embed,
+            "p_uncond": p_uncond,
+        }
+        self.module = self._module_cls(**self.module_params)
+        load_weights(self.module.autoencoder, autoencoder["weights"])
+        self.autoencoder_history_ = dict(autoencoder.get("history", {}))
+        self.guidance, self.n_steps = DEFAULT_GUIDANCE, DEFAULT_N_STEPS
+        self._init_record()
+        self.mean_factor_ = self.dispersion_ = None
+        self._model_summary_string = (
+            f"FlowGenerator: n_latent {self.module.n_latent}, n_hidden {n_hidden}, "
+            f"n_layers {n_layers}, p_uncond {p_uncond}."
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @staticmethod
+    def train_autoencoder(
+        adata: AnnData,
+        *,
+        labels_key: str | None = None,
+        batch_key: str | None = None,
+        max_epochs: int | None = None,
+        module_kwargs: Mapping | None = None,
+        plan_kwargs: Mapping | None = None,
+        **train_kwargs,
+    ) -> dict:
+        """Train the autoencoder: scvi-tools' :class:`~scvi.model.SCVI` with the batch as covariate.
+
+        Encoder and decoder see the batch, not the label, so the latent space holds the cell
+        type and the decoder adds the batch: a label's codes decode in any batch. Labels set the
+        dispersion per gene and label. Sizes, likelihood and the KL weight of 6 are the VAE
+        kind's (:class:`~sc_synth.models.VAEGenerator`).
+
+        Returns
+        -------
+        dict
+            ``init_params`` and ``weights`` of the equivalent
+            :class:`~sc_synth.models.vae._module.CountVAE` and the training ``history``: what
+            :class:`FlowGenerator` takes.
+        """
+        SCVI.setup_anndata(adata, labels_key=labels_key, batch_key=batch_key)
+        n_batch = adata.obs[batch_key].nunique() if batch_key else 1
+        params = {
+            "n_hidden": 128,
+            "n_latent": 10,
+            "n_layers": 1,
+            "dropout_rate": 0.1,
+            "dispersion": "gene-label" if labels_key else "gene-batch" if n_batch > 1 else "gene",
+            "gene_likelihood": "nb",
+            "encode_covariates": True,
+            **(module_kwargs or {}),
+        }
+        model = SCVI(adata, **params)
+        with training_run("flow autoencoder", adata, train_kwargs):
+            model.train(
+                max_epochs=max_epochs,
+                plan_kwargs={"max_kl_weight": KL_WEIGHT, **(plan_kwargs or {})},
+                **train_kwargs,
+            )
+        stats = model.summary_stats
+        shape = {"n_input": stats.n_vars, "n_batch": stats.n_batch, "n_labels": stats.n_labels}
+        return {
+            "init_params": clean_params({**shape, **params}),
+            "weights": weights_to_record(model.module),
+            "history": history_to_record(model.history),
+        }
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        batch_size: int = 128,
+        train_size: float = 1.0,
+        **kwargs,
+    ) -> None:
+        """Train the velocity field, then :meth:`calibrate` with ``scvi.settings.seed``.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes through the data; ``None`` gives about :data:`DEFAULT_FLOW_STEPS` steps.
+        batch_size
+            Cells per step.
+        train_size
+            Share of the cells that train; by default all: codes are drawn afresh each epoch and
+            the loss is no guide to stop early.
+        **kwargs
+            Passed to :meth:`scvi.model.base.UnsupervisedTrainingMixin.train` and the Lightning
+            trainer.
+
+        Returns
+        -------
+        None
+            Sets the trained weights, :attr:`history` and the calibration.
+        """
+        if max_epochs is None:
+            max_epochs = default_max_epochs(math.ceil(train_size * self.adata.n_obs), batch_size)
+        with training_run("flow", self.adata, kwargs), warnings.catch_warnings():
+            # The frozen autoencoder stays in evaluation mode on purpose.
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+            super().train(
+                max_epochs=max_epochs, batch_size=batch_size, train_size=train_size, **kwargs
+            )
+            self.calibrate(seed=scvi.settings.seed)
+
+    def codes(self, label: np.ndarray, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Latent codes for cells of the given label and batch codes, from noise drawn by ``rng``."""
+        z0 = rng.standard_normal((len(label), self.module.n_latent)).astype(np.float32)
+        z = self.module.sample(
+            torch.as_tensor(z0),
+            torch.as_tensor(label),
+            torch.as_tensor(batch),
+            n_steps=self.n_steps,
+            guidance=self.guidance,
+        )
+        return z.double().numpy()
+
+    def calibrate(
+        self,
+        *,
+        n_draws: int = 500,
+        pseudocount: float = 10.0,
+        shrinkage: float = 20.0,
+        seed: int = 0,
+    ) -> None:
+        """Fit the means and dispersions of generated counts to the training cells.
+
+        As for the VAE kind (:meth:`~sc_synth.models.VAEGenerator.calibrate`), with codes from
+        the flow: per label, batch and gene a factor that makes the decoded mean of ``n_draws``
+        generated cells the training cells' mean, and per label and gene the dispersion that
+        makes their counts as variable as the training cells'. For a label × batch pair without
+        training cells, the target mean expression and the log library size add the label's and
+        the batch's effects (:func:`additive_fill`).
+
+        Returns
+        -------
+        None
+            Sets ``mean_factor_`` (labels × batches × genes), ``dispersion_`` (labels × genes)
+            and the library sizes of unseen pairs in ``conditions_``.
+        """
+        self._check_if_trained(warn=False)
+        self.module.eval().cpu()
+        rng = np.random.default_rng(seed)
+        counts = registered_counts(self.adata_manager)
+        label, batch = registered_codes(self.adata_manager)
+        conditions = self.conditions_
+        module = self.module.autoencoder
+        n_labels, n_batches = conditions.n_cells.shape
+        seen = conditions.n_cells > 0
+        observed = np.zeros((n_labels, n_batches, counts.shape[1]))
+        for lab, bat in zip(*np.nonzero(seen), strict=True):
+            cells = (label == lab) & (batch == bat)
+            observed[lab, bat] = np.asarray(counts[cells].sum(0), dtype=np.float64).ravel()
+        totals = np.where(seen, observed.sum(2), observed.sum(2)[seen].mean())
+        # Without cells, a pair's expression adds the label's and the batch's log effects.
+        relative = np.log(observed + pseudocount) - np.log(totals[..., None])
+        relative = np.exp(additive_fill(relative, seen))
+        target = np.where(seen[..., None], observed, totals[..., None] * relative)
+        factor = np.ones_like(observed)
+        for lab, bat in np.ndindex(n_labels, n_batches):
+            codes, batches = np.full(n_draws, lab), np.full(n_draws, bat)
+            # Library 1 makes the decoded mean the relative expression.
+            scale, _, _ = decode(
+                module, self.codes(codes, batches, rng), codes, batches, np.ones(n_draws)
+            )
+            expected = totals[lab, bat] * scale.mean(0)
+            factor[lab, bat] = (target[lab, bat] + pseudocount) / (expected + pseudocount)
+
+        theta = np.empty((n_labels, counts.shape[1]))
+        for lab in range(n_labels):
+            real = counts[label == lab]
+            real = real.toarray() if sparse.issparse(real) else np.asarray(real)
+            share = conditions.n_cells[lab] / conditions.n_cells[lab].sum()
+            batches = rng.choice(n_batches, size=n_draws, p=share)
+            codes = np.full(n_draws, lab)
+            library = conditions.sample_library(codes, batches, rng)
+            mu, trained, _ = decode(
+                module, self.codes(codes, batches, rng), codes, batches, library
+            )
+            mu *= factor[codes, batches]
+            excess = real.var(0, ddof=1) - mu.var(0) - mu.mean(0)
+            inv = np.maximum(excess, 0.0) / np.maximum((mu**2).mean(0), 1e-12)
+            # Where the model alone is already as variable as the data, counts are near-Poisson.
+            moments = 1.0 / np.maximum(inv, 1e-4)
+            weight = len(real) / (len(real) + shrinkage)
+            theta[lab] = np.exp(weight * np.log(moments) + (1 - weight) * np.log(trained.mean(0)))
+        conditions.log_lib_mean = additive_fill(conditions.log_lib_mean, seen)
+        self.mean_factor_, self.dispersion_ = factor, theta
+
+    def to_uns(self) -> dict:
+        """Return the trained model as a record of plain values and arrays for ``adata.uns``.
+
+        Returns
+        -------
+        dict
+            ``kind`` (``"flow"``), ``record_version``, ``sc_synth_version``, ``init_params``
+            (module arguments, the autoencoder's among them), ``setup`` (layer, keys, var_names,
+            n_obs), ``conditions`` (label and batch order, cells and log-normal library sizes per
+            label and batch, additive ones where a pair had no cells), ``sampling``
+            (``guidance``, ``n_steps``), ``mean_factor`` (labels × batches × genes),
+            ``dispersion`` (labels × genes), ``weights`` (autoencoder and velocity field as
+            arrays), ``autoencoder_history`` (the autoencoder's losses per epoch, when it was
+            trained here) and ``history`` (the velocity field's losses per epoch). No training
+            cell's latent code.
+        """
+        if self.mean_factor_ is None:
+            raise RuntimeError("The model is not calibrated; call `train` or `calibrate` first.")
+        return self._record(
+            sampling={"guidance": float(self.guidance), "n_steps": int(self.n_steps)},
+            mean_factor=self.mean_factor_,
+            dispersion=self.dispersion_,
+            autoencoder_history=self.autoencoder_history_,
+        )
+
+    @classmethod
+    def from_uns(
+        cls, record: Mapping, guidance: float | None = None, n_steps: int | None = None
+    ) -> FlowGenerator:
+        """Rebuild a trained model from its record (:meth:`to_uns`).
+
+        Parameters
+        ----------
+        record
+            A record of kind ``"flow"``, e.g. ``adata.uns["flow"]`` checked by
+            :func:`sc_synth.tl.generate`.
+        guidance, n_steps
+            Override the record's sampling settings (see :func:`sc_synth.tl.generate`).
+
+        Returns
+        -------
+        FlowGenerator
+            A model in evaluation mode that samples (:meth:`sample`) and writes its record; it
+            holds no AnnData, so it cannot be trained further.
+        """
+        check_sampling(guidance, n_steps)
+        missing = [field for field in _FLOW_FIELDS if field not in record]
+        if missing:
+            raise ValueError(
+                f"The flow record lacks {missing} (corrupted or partial record); train it again."
+            )
+        model = cls._from_record(record, cls._module_cls)
+        model.mean_factor_ = np.asarray(record["mean_factor"], dtype=np.float64)
+        model.dispersion_ = np.asarray(record["dispersion"], dtype=np.float64)
+        model.autoencoder_history_ = dict(record.get("autoencoder_history", {}))
+        sampling = record["sampling"]
+        model.guidance = float(sampling["guidance"] if guidance is None else guidance)
+        model.n_steps = int(sampling["n_steps"] if n_steps is None else n_steps)
+        return model
+
+    def sample(
+        self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
+    ) -> sparse.csr_matrix:
+        """Draw new cells: noise → flow → decoder → calibrated negative binomial.
+
+        Parameters
+        ----------
+        label, batch
+            Codes of each new cell's label and batch in the model's conditions.
+        library
+            Library size (total count) of each new cell.
+        rng
+            Source of all random draws.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Integer counts, cells × genes (``float32``).
+        """
+        z = self.codes(label, batch, rng)
+        mu, _, zi = decode(self.module.autoencoder, z, label, batch, library)
+        mu *= self.mean_factor_[label, batch]
+        counts = negative_binomial_counts(mu, self.dispersion_, label, rng)
+        if zi is not None:
+            rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+            counts.data[rng.random(counts.nnz) < zi[rows, counts.indices]] = 0
+            counts.eliminate_zeros()
+        return counts
