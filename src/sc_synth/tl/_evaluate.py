@@ -133,8 +133,9 @@ def evaluate(
             (about 1 when alike, above 1 when crowding dense regions); ``coverage``: share of real
             balls holding at least one compared cell (Naeem et al. 2020).
         ``"classifier_auc"``
-            ``classifier_auc``: 5-fold cross-validated ROC AUC of a random forest telling real from
-            compared cells on the PCs; 0.5 means indistinguishable, 1 trivially told apart.
+            ``classifier_auc``: ROC AUC of a random forest telling real from compared cells on
+            the PCs, on out-of-bag scores from 100 cells a side and 5-fold cross-validated below;
+            0.5 means indistinguishable, 1 trivially told apart.
         ``"mmd"``
             ``mmd``: unbiased squared maximum mean discrepancy on the PCs, RBF kernel with the
             median pooled distance as bandwidth; about 0 when alike.
