@@ -144,6 +144,7 @@ class GeneratorMixin:
         model = cls.__new__(cls)
         # No AnnData to register: the base class's state is what a trained model has.
         model.id, model.is_trained_, model.history_ = None, True, None
+        model._model_summary_string = f"{cls.__name__} rebuilt from its record."
         model._adata = model._adata_manager = None
         model.module = module.eval()
         model.module_params = params

@@ -83,6 +83,10 @@ def test_object_api_trains_quietly_and_its_record_rebuilds_the_model(capfd):
     # 40 training cells per label, of which the prior keeps 25.
     np.testing.assert_array_equal(np.bincount(record["latent_prior"]["label"]), [25, 25, 25])
     rebuilt = VAEGenerator.from_uns(record)
+    again = rebuilt.to_uns()
+    for field in ("mean_factor", "dispersion"):
+        np.testing.assert_array_equal(again[field], record[field])
+    np.testing.assert_array_equal(again["history"]["train_loss"], record["history"]["train_loss"])
     label, batch = np.arange(90) % 3, np.arange(90) % 2
     library = np.full(90, 500.0)
     a = model.sample(label, batch, library, np.random.default_rng(0))
