@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from sc_synth.models.flow._model import FlowGenerator, additive_fill, check_sampling
+from sc_synth.models.flow._model import (
+    FlowGenerator,
+    additive_fill,
+    check_sampling,
+    default_autoencoder_epochs,
+    default_max_epochs,
+)
 from sc_synth.models.flow._module import FlowModule, VelocityField
 
 
@@ -112,3 +118,11 @@ def test_sampling_settings_are_checked(guidance, n_steps, match):
 def test_from_uns_names_what_a_partial_record_lacks():
     with pytest.raises(ValueError, match=r"lacks \['sampling', 'mean_factor'"):
         FlowGenerator.from_uns({"init_params": {}, "weights": {}})
+
+
+def test_default_epochs_aim_at_a_number_of_steps():
+    # Small data keeps scvi-tools' 400 epochs; large data stops at about 4,000 steps.
+    assert default_autoencoder_epochs(350, 128) == 400
+    assert default_autoencoder_epochs(10_000, 128) == 51
+    assert default_max_epochs(10_000, 128) == 38
+    assert default_max_epochs(100, 128) == 1000

@@ -12,6 +12,7 @@ import torch
 from anndata import AnnData
 from scipy import sparse
 from scvi.model import SCVI
+from scvi.model._utils import get_max_epochs_heuristic
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from .._counts import negative_binomial_counts
@@ -28,8 +29,20 @@ DEFAULT_GUIDANCE = 1.0
 DEFAULT_N_STEPS = 8
 #: Gradient steps of the velocity field that ``max_epochs=None`` aims at.
 DEFAULT_FLOW_STEPS = 3000
+#: Most gradient steps of the autoencoder by default: scvi-tools' 400 epochs on 10,000 cells
+#: (31,000 steps) take about 20 minutes on two CPU cores; on simulated cells 2,400 steps already
+#: fit the seen label × batch pairs as closely as the real cells scatter (held-out precision and
+#: recall of 0.6 to 0.8), 1,200 did not.
+DEFAULT_AUTOENCODER_STEPS = 4000
 # What sampling needs beyond the fields every record has.
 _FLOW_FIELDS = ("sampling", "mean_factor", "dispersion")
+
+
+def default_autoencoder_epochs(n_obs: int, batch_size: int) -> int:
+    """scvi-tools' epoch heuristic, capped at about :data:`DEFAULT_AUTOENCODER_STEPS` steps."""
+    batches = max(1, math.ceil(n_obs / batch_size))
+    steps_cap = max(1, math.ceil(DEFAULT_AUTOENCODER_STEPS / batches))
+    return min(get_max_epochs_heuristic(n_obs), steps_cap)
 
 
 def default_max_epochs(n_obs: int, batch_size: int) -> int:
@@ -168,6 +181,9 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             **(module_kwargs or {}),
         }
         model = SCVI(adata, **params)
+        if max_epochs is None:
+            batch_size = train_kwargs.get("batch_size", 128)
+            max_epochs = default_autoencoder_epochs(adata.n_obs, batch_size)
         with training_run("flow autoencoder", adata, train_kwargs):
             model.train(
                 max_epochs=max_epochs,
