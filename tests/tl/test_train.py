@@ -180,3 +180,15 @@ def test_training_runs_on_the_threads_of_n_jobs_and_restores_torch(settings, mon
     finally:
         torch.set_num_threads(before)
     assert probe.threads == 2
+
+
+def test_max_prior_codes_caps_the_codes_the_record_keeps_per_label():
+    adata = make_counts()
+    _train(adata, labels_key="cell_type", max_prior_codes=30)
+    # 80 training cells per label, of which the record keeps 30.
+    labels = adata.uns["vae"]["latent_prior"]["label"]
+    np.testing.assert_array_equal(np.bincount(labels), [30, 30, 30])
+    adata = make_counts()
+    with pytest.raises(ValueError, match="`max_prior_codes` must be a positive integer"):
+        _train(adata, labels_key="cell_type", max_prior_codes=0)
+    assert "vae" not in adata.uns
