@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -18,7 +16,7 @@ from .._validation import (
     get_matrix,
 )
 from ..models._conditions import categories
-from ..models._training import seed_training, training_run
+from ..models._training import seed_training
 from ..models.gan._model import MODULE_OPTIONS as GAN_MODULE_OPTIONS
 from ..models.gan._model import GANGenerator
 from ..models.gan._module import check_loss
@@ -45,14 +43,6 @@ def _split_kwargs(kwargs: dict, module_options: tuple[str, ...]) -> tuple[dict, 
                 "(e.g. batch_size, train_size, early_stopping, plan_kwargs, strategy)."
             )
     return module, train
-
-
-@contextlib.contextmanager
-def _training(kind: str, adata: AnnData, seed: int, train_kwargs: dict) -> Iterator[None]:
-    """Seed, then set torch's threads and Lightning's output for one training."""
-    seed_training(seed)
-    with training_run(kind, adata, train_kwargs):
-        yield
 
 
 def _training_view(
@@ -96,16 +86,6 @@ def _training_view(
     )
     library = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
     return lean, library
-
-
-def _setup_record(adata: AnnData, layer, labels_key, batch_key) -> dict:
-    return {
-        "layer": layer or "",
-        "labels_key": labels_key or "",
-        "batch_key": batch_key or "",
-        "var_names": np.asarray(adata.var_names, dtype=object),
-        "n_obs": adata.n_obs,
-    }
 
 
 def train_vae(
