@@ -1,8 +1,10 @@
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_counts
 
 import sc_synth as ss
+from sc_synth.tl import _privacy
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +64,15 @@ def test_training_cells_inside_real_are_warned_about(cells):
     real, _, fresh = cells
     with pytest.warns(UserWarning, match="50 cells of train have the counts of a cell of real"):
         ss.tl.evaluate(real, fresh, metrics="privacy", train=real[:50].copy())
+
+
+def test_memorization_flags_copies():
+    rng = np.random.default_rng(1)
+    train, fresh = rng.standard_normal((500, 10)), rng.standard_normal((500, 10))
+    copied = _privacy.memorization(train[rng.permutation(500)], train)
+    assert copied == {"dcr_ratio": 0.0, "copy_fraction": 1.0}
+    new = _privacy.memorization(fresh, train)
+    assert 0.8 < new["dcr_ratio"] < 1.25
+    assert new["copy_fraction"] == 0.0
+    half = _privacy.memorization(np.concatenate([train[:150], fresh[:350]]), train)
+    assert half["copy_fraction"] == pytest.approx(0.3)

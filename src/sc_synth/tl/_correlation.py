@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._inputs import log_normalised
+
+if TYPE_CHECKING:
+    from ._comparison import Row
 
 #: The most variable genes (of the real cells compared) whose correlations are compared.
 N_GENES = 200
 #: Cells needed on each side: correlations of a handful of cells are mostly noise.
 MIN_CELLS = 10
+COLUMNS = ["gene_gene_corr"]
+
+
+def row(cells: Row) -> dict[str, float]:
+    """``gene_gene_corr`` of a row; none (with a note) below ``MIN_CELLS`` cells per side."""
+    if cells.n < MIN_CELLS:
+        cells.notes.append(f"correlation: fewer than {MIN_CELLS} cells per side")
+        return {}
+    return {"gene_gene_corr": correlation(cells.real_counts, cells.counts)}
+
+
+def summary(rows: list[dict]) -> None:
+    """Set the ``"all"`` row (first) to the mean over the label rows.
+
+    Between labels, genes follow the labels' profiles, which any generator of labelled cells
+    keeps: the ``"all"`` row reports the co-expression within labels.
+    """
+    within = [r["gene_gene_corr"] for r in rows[1:] if "gene_gene_corr" in r]
+    rows[0]["gene_gene_corr"] = float(np.mean(within)) if within else np.nan
 
 
 def variable_genes(counts, n_genes: int = N_GENES) -> np.ndarray:

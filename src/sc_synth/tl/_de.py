@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ from anndata import AnnData
 from sklearn.metrics import roc_auc_score
 
 from ._inputs import log_normalised, normalised
+
+if TYPE_CHECKING:
+    from ._comparison import Labelled
 
 #: Cells of a label needed on each side (and outside it) for its DE numbers.
 MIN_CELLS = 5
@@ -24,6 +28,14 @@ MIN_LFC = 1.0
 #: one side from reaching any fold change at all.
 PSEUDOCOUNT = 1.0
 COLUMNS = ["de_slope", "de_r", "de_jaccard", "de_genes", "de_auroc", "de_auroc_real"]
+
+
+def labels(cells: Labelled) -> dict:
+    """DE numbers of a set's labels; every set meets the same half A, whose tests are kept."""
+    return de_table(
+        cells.real_counts, cells.real_labels, cells.counts, cells.labels, cells.groups,
+        cells.truth, cache=cells.cache, key=cells.key,
+    )  # fmt: skip
 
 
 def log_fold_changes(counts, labels: np.ndarray, groups: list[str]) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scanpy as sc
@@ -13,9 +14,28 @@ from sklearn.metrics import roc_auc_score
 from ._inputs import log_normalised
 from ._neighbors import kth_neighbor_sq
 
+if TYPE_CHECKING:
+    from ._comparison import Row
+
 COLUMNS = ["dcr_ratio", "copy_fraction", "membership_auc"]
 #: Most cells the PCA of the privacy space is fitted on, drawn alike from every side.
 MAX_FIT = 3000
+
+
+def row(cells: Row) -> dict[str, float]:
+    """Privacy numbers of a row: against the training cells, or against all of ``real`` without them."""
+    comparison = cells.comparison
+    if comparison.privacy_space is None:
+        # without the training cells, all of real stands in for them
+        found = memorization(
+            cells.x_cand, comparison.x_real[comparison.train], comparison.x_real[cells.probe]
+        )
+        return found | {"membership_auc": np.nan}
+    x_real, x_cand, x_train = comparison.privacy_space
+    if len(cells.members) == 0:
+        cells.notes.append("privacy: no training cells of this label")
+        return {}
+    return privacy(x_cand[cells.cand], x_train[cells.members], x_real[cells.a])
 
 
 def space(parts: list, fit: list[np.ndarray], n_pcs: int, seed: int) -> list[np.ndarray]:
@@ -70,6 +90,30 @@ def privacy(x_cand: np.ndarray, x_train: np.ndarray, x_held: np.ndarray) -> dict
         "dcr_ratio": float(np.median(dcr_cand) / typical) if typical > 0 else np.nan,
         "copy_fraction": float(np.mean(dcr_cand < 1e-6 * typical)),
         "membership_auc": float(roc_auc_score(member, -to_cand)),
+    }
+
+
+def memorization(
+    x_fake: np.ndarray, x_train: np.ndarray, x_train_probe: np.ndarray | None = None
+) -> dict[str, float]:
+    """Distance to the closest training record, compared with that among training cells themselves.
+
+    ``dcr_ratio`` is the median distance from a candidate cell to its nearest training cell divided
+    by the median distance from a training cell (``x_train_probe``, a subset of ``x_train``; all of
+    it when ``None``) to its nearest *other* training cell. Candidates drawn afresh from the same
+    distribution give about 1; copies of training cells pull it toward 0. ``copy_fraction`` is the
+    share of candidate cells that sit on a training cell (closer than 1e-6 of that median).
+    """
+    probe = x_train if x_train_probe is None else x_train_probe
+    dcr_fake = np.sqrt(kth_neighbor_sq(x_fake, x_train, 1))
+    # the probe cells belong to x_train, so their nearest record is themselves: take the second
+    dcr_train = np.sqrt(kth_neighbor_sq(probe, x_train, 2))
+    typical = np.median(dcr_train)
+    if typical <= 0:
+        return {"dcr_ratio": float("nan"), "copy_fraction": float(np.mean(dcr_fake <= 0))}
+    return {
+        "dcr_ratio": float(np.median(dcr_fake) / typical),
+        "copy_fraction": float(np.mean(dcr_fake < 1e-6 * typical)),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -11,8 +12,20 @@ from sklearn.metrics import f1_score
 
 from ._inputs import log_normalised
 
+if TYPE_CHECKING:
+    from ._comparison import Labelled
+
 #: Most cells a classifier is trained on; a larger set is subsampled (with the seed).
 MAX_TRAIN = 5000
+COLUMNS = ["tstr_f1"]
+
+
+def labels(cells: Labelled) -> dict:
+    """``tstr_f1`` per label of a set and (key ``None``) its macro F1."""
+    f1 = tstr(
+        cells.counts, cells.labels, cells.real_counts, cells.real_labels, cells.groups, cells.seed
+    )
+    return {g: {"tstr_f1": value} for g, value in f1.items()}
 
 
 def tstr(
