@@ -230,14 +230,13 @@ def _dispersion_sums(counts, lib, row, table):
     ``μ = lib · table[row]`` for each cell; the sums come from the sparse counts by
     (label, batch) group, without a dense cells × genes array.
     """
-    squares = counts.multiply(counts).tocsr()
     excess = np.zeros(table.shape)
     mu_sq = np.zeros(table.shape)
     for r in np.unique(row):
         cells = np.flatnonzero(row == r)
         x = counts[cells]
         sum_x = np.asarray(x.sum(axis=0)).ravel()
-        sum_x2 = np.asarray(squares[cells].sum(axis=0)).ravel()
+        sum_x2 = np.asarray(x.multiply(x).sum(axis=0)).ravel()
         sum_x_lib = x.T @ lib[cells]
         lib2 = np.sum(lib[cells] ** 2)
         t = table[r]

@@ -1,0 +1,219 @@
+"""Fidelity, speed and memory of simulating in the image of a labelled reference.
+
+Real data: ``ss.datasets.pbmc68k_counts()`` (700 cells × 765 genes, 10 cell types in
+``bulk_labels``). For every seed the cells are split into halves A and B exactly as
+``ss.tl.evaluate`` splits them (stratified by label, with its own ``split`` and the same seed), so
+every model is fitted on half B, as the evaluation's "baseline (NB per label)" is, and judged
+on the held-out half A.
+
+Tables:
+
+- ``profile``: KS distance between half A and each set of the distributions of gene means and
+  gene variances (of log counts per million + 1), gene and cell zero fractions and library
+  sizes, as Splatter's ``compareSCEs``; rows: half B (the ceiling), reference mode with and
+  without the copula, and today's ``estimate_params`` + ``simulate`` and
+  ``simulate(reference=)``.
+- ``cells``: ``ss.tl.evaluate`` with ``groupby="bulk_labels"`` (precision, recall, classifier
+  AUC, within-label gene-gene correlation), "all" rows, beside its reference and baseline rows.
+- ``speed``: fit on 50,000 cells × 2,000 genes simulated by the Splat model with 8 groups;
+  simulate 100,000 cells × 20,000 genes out of core with correlation from a reference fitted to
+  2,000 cells × 20,000 genes. One fresh process each, wall time and peak RSS.
+
+Usage::
+
+    python benchmarks/reference.py profile cells --seeds 0 1 2
+    python benchmarks/reference.py speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+LABELS = "bulk_labels"
+
+
+def _halves(adata, seed):
+    from sc_synth.tl._split import split
+
+    labels = adata.obs[LABELS].astype(str).to_numpy()
+    a, b = split(adata.n_obs, (labels, None), adata.n_obs // 2, np.random.default_rng(seed))
+    return adata[np.sort(a)].copy(), adata[np.sort(b)].copy()
+
+
+def _summaries(x) -> dict[str, np.ndarray]:
+    x = sparse.csr_matrix(x, dtype=np.float64)
+    lib = np.asarray(x.sum(axis=1)).ravel()
+    cpm = sparse.diags(1e6 / np.maximum(lib, 1)) @ x
+    cpm.data = np.log1p(cpm.data)
+    mean = np.asarray(cpm.mean(axis=0)).ravel()
+    var = np.asarray(cpm.multiply(cpm).mean(axis=0)).ravel() - mean**2
+    nonzero = x > 0
+    return {
+        "gene mean": mean,
+        "gene variance": var,
+        "gene zeros": 1 - np.asarray(nonzero.mean(axis=0)).ravel(),
+        "cell zeros": 1 - np.asarray(nonzero.mean(axis=1)).ravel(),
+        "library size": lib,
+    }
+
+
+def _ks(real, sim) -> dict[str, float]:
+    a, b = _summaries(real), _summaries(sim)
+    row = {k: stats.ks_2samp(a[k], b[k]).statistic for k in a}
+    row["KS max"] = max(row.values())
+    return row
+
+
+def _sets(ss, train, n_cells, seed):
+    fitted = ss.pp.estimate_params(train, labels_key=LABELS)
+    splat = ss.pp.estimate_params(train)
+    return {
+        "reference mode, copula": ss.pp.simulate(n_cells, params=fitted, seed=seed),
+        "reference mode, independent": ss.pp.simulate(
+            n_cells, params=fitted, seed=seed, correlation=False
+        ),
+        "estimate_params + simulate": ss.pp.simulate(
+            n_cells, train.n_vars, params=splat, seed=seed
+        ),
+        "simulate(reference=)": ss.pp.simulate(n_cells, reference=train, seed=seed),
+    }
+
+
+def profile(seeds):
+    import sc_synth as ss
+
+    real = ss.datasets.pbmc68k_counts()
+    rows = []
+    for seed in seeds:
+        held_out, train = _halves(real, seed)
+        rows.append({"set": "real half B (ceiling)", "seed": seed, **_ks(held_out.X, train.X)})
+        for name, sim in _sets(ss, train, held_out.n_obs, seed).items():
+            rows.append({"set": name, "seed": seed, **_ks(held_out.X, sim.X)})
+    return _spread(pd.DataFrame(rows))
+
+
+def cells(seeds):
+    import sc_synth as ss
+
+    real = ss.datasets.pbmc68k_counts()
+    rows = []
+    for seed in seeds:
+        held_out, train = _halves(real, seed)
+        sets = _sets(ss, train, held_out.n_obs, seed)
+        labelled = {k: v for k, v in sets.items() if k.startswith("reference mode")}
+        table = ss.tl.evaluate(
+            real,
+            labelled,
+            groupby=LABELS,
+            metrics=["precision_recall", "classifier_auc", "correlation"],
+            seed=seed,
+        )
+        table = table[table["group"] == "all"]
+        for _, row in table.iterrows():
+            rows.append(
+                {
+                    "set": row["synthetic"],
+                    "seed": seed,
+                    "precision": row["precision"],
+                    "recall": row["recall"],
+                    "classifier AUC": row["classifier_auc"],
+                    "gene-gene corr": row["gene_gene_corr"],
+                }
+            )
+    return _spread(pd.DataFrame(rows))
+
+
+def _spread(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± standard deviation over seeds, sets in first-seen order."""
+    grouped = frame.drop(columns="seed").groupby("set", sort=False)
+    mean, sd = grouped.mean(), grouped.std().fillna(0.0)
+    return mean.round(3).astype(str) + " ± " + sd.round(3).astype(str)
+
+
+_FIT = """
+import resource, sys, time, warnings
+import sc_synth as ss
+warnings.simplefilter("ignore")
+ref = ss.pp.simulate(50_000, 2_000, group_prob=[0.125] * 8, de_prob=0.2, seed=0)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start, cpu = time.perf_counter(), time.process_time()
+fitted = ss.pp.estimate_params(ref, labels_key="group")
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, base / 2**20, cpu)
+"""
+
+_SIMULATE = """
+import resource, sys, time, warnings
+import sc_synth as ss
+warnings.simplefilter("ignore")
+n_cells, out = int(sys.argv[1]), sys.argv[2]
+ref = ss.pp.simulate(2_000, 20_000, group_prob=[0.25] * 4, de_prob=0.2, lib_loc=8.3, seed=0)
+fitted = ss.pp.estimate_params(ref, labels_key="group")
+ss.pp.simulate(64, params=fitted, seed=0)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start, cpu = time.perf_counter(), time.process_time()
+adata = ss.pp.simulate(n_cells, params=fitted, seed=0, out=out)
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+nnz = adata.X.group["data"].shape[0]
+print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, base / 2**20, nnz, cpu)
+"""
+
+
+def speed(n_cells: int):
+    fit = subprocess.run(
+        [sys.executable, "-c", _FIT], capture_output=True, text=True, check=True
+    ).stdout.split()
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = subprocess.run(
+            [sys.executable, "-c", _SIMULATE, str(n_cells), f"{tmp}/x.zarr"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    return pd.DataFrame(
+        [
+            {
+                "task": "fit 50,000 cells × 2,000 genes, 8 labels",
+                "wall s": float(fit[0]),
+                "CPU s": float(fit[3]),
+                "peak RSS GB": float(fit[1]),
+            },
+            {
+                "task": f"simulate {n_cells:,} cells × 20,000 genes, copula, zarr",
+                "wall s": float(sim[0]),
+                "CPU s": float(sim[4]),
+                "peak RSS GB": float(sim[1]),
+                "non-zeros": int(sim[3]),
+            },
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tables", nargs="+", choices=["profile", "cells", "speed"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--cells", type=int, default=100_000, help="cells of the speed run")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    for table in args.tables:
+        if table == "speed":
+            result = speed(args.cells)
+        else:
+            result = {"profile": profile, "cells": cells}[table](args.seeds)
+        print(f"\n{table}\n")
+        print(result.to_markdown())
+    print(json.dumps({"seeds": args.seeds}))
+
+
+if __name__ == "__main__":
+    main()
