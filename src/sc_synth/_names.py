@@ -1,4 +1,4 @@
-"""Names of the rows every evaluation table has, shared by the evaluation and the figures."""
+"""Names the tools write and the figures read: rows of the evaluation table, origins of cells."""
 
 #: The row of one real half judged against the other: the ceiling on the data.
 REFERENCE = "real (reference)"
@@ -6,3 +6,7 @@ REFERENCE = "real (reference)"
 BASELINE = "baseline (NB per label)"
 #: The ``group`` of a row over all cells of a set, beside its rows per label.
 ALL = "all"
+#: The origin of real cells in a joint embedding, beside the synthetic sets' names.
+REAL = "real"
+#: The ``obs`` column of a joint embedding saying which set each cell comes from.
+ORIGIN = "origin"

@@ -79,6 +79,16 @@ def test_palette_colours_the_label_panels_only(pair):
     plt.close("all")
 
 
+def test_draws_a_stored_embedding_or_says_how_to_make_it(pair):
+    real, synthetic = pair
+    joint = ss.tl.embedding(real, {"vae": synthetic}, keys="cell_type", basis="pca")
+    origin, label = ss.pl.embedding(joint, color="cell_type", basis="pca", show=False)
+    np.testing.assert_allclose(origin.collections[0].get_offsets(), joint.obsm["X_pca"][:, :2])
+    with pytest.raises(KeyError, match=r"run sc_synth\.tl\.embedding|sc_synth.tl.embedding"):
+        ss.pl.embedding(joint, basis="umap", show=False)
+    plt.close("all")
+
+
 def test_real_is_not_a_set_name(pair):
     real, synthetic = pair
     with pytest.raises(ValueError, match="name 'real' must be a string other than"):

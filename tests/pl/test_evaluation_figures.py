@@ -110,6 +110,27 @@ def test_correlation_side_by_side(cells, tmp_path):
     plt.close("all")
 
 
+def test_de_scatter_and_correlation_draw_what_tl_stored(cells):
+    real, fresh = cells
+    real = real.copy()
+    real.uns = {}  # the other tests plotted through tl, which stored its results here
+    with pytest.raises(KeyError, match="run sc_synth.tl.de_fold_changes first"):
+        ss.pl.de_scatter(real, show=False)
+    with pytest.raises(KeyError, match="run sc_synth.tl.gene_correlations first"):
+        ss.pl.correlation(real, show=False)
+    ss.tl.de_fold_changes(real, fresh, groupby="cell_type", groups=["type_2"])
+    fig = ss.pl.de_scatter(real, show=False)
+    assert [a.get_title() for a in fig.axes] == ["type_2"]
+    slope = real.uns["de_fold_changes"]["slope"]["type_2"]
+    assert fig.axes[0].texts[0].get_text() == f"slope {slope:.2f}"
+    ss.tl.gene_correlations(real, fresh, n_genes=20, key_added="corr")
+    fig = ss.pl.correlation(real, key="corr", show=False)
+    np.testing.assert_array_equal(
+        fig.axes[1].images[0].get_array(), real.uns["corr"]["synthetic"].to_numpy()
+    )
+    plt.close("all")
+
+
 def test_precision_recall_draws_the_spread_as_error_bars():
     table = pd.DataFrame({
         "synthetic": ["real (reference)", "vae"], "group": ["all", "all"], "precision": [0.8, 0.5],

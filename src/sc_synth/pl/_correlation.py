@@ -6,95 +6,85 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
-from ..tl import _correlation
-from ..tl._inputs import counts_of, labels_of, shared_genes
+from .._docs import doc_params
 from ._utils import save_or_show
 
 
+@doc_params
 def correlation(
     real: AnnData,
-    synthetic: AnnData,
+    synthetic: AnnData | None = None,
     *,
     groupby: str | None = None,
     group: str | None = None,
     n_genes: int = 50,
+    key: str = "gene_correlations",
     ax: Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
 ) -> Figure | None:
     """Plot the gene-gene correlation matrices of real and synthetic cells of one label.
 
-    Pearson correlations of ``log1p`` normalised expression over the cells of ``group``, for the
-    ``n_genes`` genes most variable in its real cells, in the same gene order on both sides (the
-    real matrix's hierarchical clustering, so modules of co-expressed genes show as blocks).
-    The title gives the Pearson r between the two upper triangles, the ``gene_gene_corr`` of
-    :func:`sc_synth.tl.evaluate` over these genes. A generator that draws genes independently
-    shows blocks on the left and a blank diagonal on the right.
+    Draws the result of :func:`sc_synth.tl.gene_correlations`: both matrices in the gene order of
+    the real matrix's clustering, so modules of co-expressed genes show as blocks, with the
+    Pearson r between their upper triangles in the title. A generator that draws genes
+    independently shows blocks on the left and a blank diagonal on the right.
 
     Parameters
     ----------
     real
-        Real cells, raw counts in ``X``.
+        Real cells holding the result in ``uns[key]``; or, with ``synthetic``, real cells (raw
+        counts in ``X``) for which it is computed first, by
+        ``sc_synth.tl.gene_correlations(real, synthetic, groupby=groupby, group=group,
+        n_genes=n_genes, key_added=key)``, which stores it there.
     synthetic
-        Synthetic cells, raw counts in ``X``; genes are matched to ``real`` by name.
-    groupby
-        Column of ``obs`` of both with the labels; ``None`` to use all cells.
-    group
-        The label to plot; needed with ``groupby``.
-    n_genes
-        Number of most variable genes.
+        Synthetic cells, raw counts in ``X``, to compute the result with; ``None`` to draw the
+        stored one.
+    groupby, group, n_genes
+        Passed to :func:`sc_synth.tl.gene_correlations` with ``synthetic``.
+    key
+        Key in ``real.uns`` of the result.
     ax
         Two Axes to draw into (real, synthetic); a new figure when ``None``.
-    show
-        Show the figure; ``None`` follows ``scanpy.settings.autoshow``.
-    save
-        Path to write the figure to; the format follows its suffix.
+    {doc_show_save}
 
     Returns
     -------
     Figure or None
         The figure, unless it was shown.
     """
-    if (groupby is None) != (group is None):
-        raise ValueError("pass groupby and group together: the label column and the label to plot")
-    genes = shared_genes(real, {"synthetic": synthetic})
-    real_counts, counts = counts_of(real, genes, "real"), counts_of(synthetic, genes, "synthetic")
-    if groupby is not None:
-        real_in = labels_of(real, groupby, "real") == group
-        fake_in = labels_of(synthetic, groupby, "synthetic") == group
-        if min(real_in.sum(), fake_in.sum()) < _correlation.MIN_CELLS:
-            raise ValueError(
-                f"group {group!r} has {real_in.sum()} real and {fake_in.sum()} synthetic cells; "
-                f"at least {_correlation.MIN_CELLS} each are needed"
-            )
-        real_counts, counts = real_counts[real_in], counts[fake_in]
-    chosen = _correlation.variable_genes(real_counts, n_genes)
-    real_corr = _correlation.gene_correlations(real_counts, chosen)
-    fake_corr = _correlation.gene_correlations(counts, chosen)
-    order = leaves_list(linkage(squareform(1 - real_corr, checks=False), "average"))
-    upper = np.triu_indices(len(chosen), k=1)
-    r = np.corrcoef(real_corr[upper], fake_corr[upper])[0, 1]
+    if synthetic is not None:
+        from ..tl import gene_correlations
+
+        gene_correlations(
+            real, synthetic, groupby=groupby, group=group, n_genes=n_genes, key_added=key
+        )
+    if key not in real.uns:
+        raise KeyError(
+            f"no correlation matrices in .uns[{key!r}]: run sc_synth.tl.gene_correlations "
+            "first, or pass synthetic"
+        )
+    result = real.uns[key]
     if ax is None:
         fig, ax = plt.subplots(1, 2, figsize=(9, 4.4), layout="constrained")
     if len(ax) != 2:
         raise ValueError(f"ax holds {len(ax)} Axes; pass two (real, synthetic)")
-    names = genes[chosen][order]
-    for axis, corr, side in zip(ax, (real_corr, fake_corr), ("real", "synthetic"), strict=True):
-        image = axis.imshow(corr[np.ix_(order, order)], cmap="RdBu_r", vmin=-1, vmax=1)
+    names = result["real"].index
+    for axis, side in zip(ax, ("real", "synthetic"), strict=True):
+        image = axis.imshow(result[side].to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
         axis.set_title(side, fontsize=9)
         ticks = range(0, len(names), max(1, len(names) // 25))
         axis.set_xticks(ticks, names[list(ticks)], rotation=90, fontsize=5)
         axis.set_yticks(ticks, names[list(ticks)], fontsize=5)
     fig = ax[0].figure
     fig.colorbar(image, ax=list(ax), shrink=0.7, label="Pearson r")
+    group = result["params"]["group"]
     where = "" if group is None else f"{group}: "
-    fig.suptitle(f"{where}gene-gene correlation, r = {r:.2f} between the matrices", fontsize=10)
+    fig.suptitle(f"{where}gene-gene correlation, r = {result['r']:.2f} between the matrices",
+                 fontsize=10)  # fmt: skip
     shown = save_or_show(fig, show=show, save=save)
     return None if shown else fig

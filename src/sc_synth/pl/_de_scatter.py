@@ -11,86 +11,81 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..tl import _de
-from ..tl._inputs import counts_of, labels_of, shared_genes
+from .._docs import doc_params
 from ._utils import save_or_show
 
 
+@doc_params
 def de_scatter(
     real: AnnData,
-    synthetic: AnnData,
+    synthetic: AnnData | None = None,
     *,
-    groupby: str,
+    groupby: str | None = None,
     groups: Sequence[str] | None = None,
+    key: str = "de_fold_changes",
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
 ) -> Figure | None:
     """Plot, per label, the synthetic cells' log-fold-changes against the real cells'.
 
-    Each label is compared with all other cells of its own set, as in the ``"de"`` family of
-    :func:`sc_synth.tl.evaluate`: log2 fold change of mean counts per 10,000 (pseudocount 1).
-    The genes DE in the real cells (Wilcoxon, adjusted p < 0.05, at least two-fold) are drawn in
+    Draws the result of :func:`sc_synth.tl.de_fold_changes`: the genes DE in the real cells in
     colour, the others in grey; the dashed line is the identity (DE kept), the solid one the
     slope through the origin over the DE genes, written in the corner (below 1: the generator
-    attenuates the differences between cell types). All cells of both sets are used.
+    attenuates the differences between cell types).
 
     Parameters
     ----------
     real
-        Real cells, raw counts in ``X``.
+        Real cells holding the result in ``uns[key]``; or, with ``synthetic``, real cells (raw
+        counts in ``X``) for which it is computed first, by
+        ``sc_synth.tl.de_fold_changes(real, synthetic, groupby=groupby, groups=groups,
+        key_added=key)``, which stores it there.
     synthetic
-        Synthetic cells, raw counts in ``X``; genes are matched to ``real`` by name.
+        Synthetic cells, raw counts in ``X``, to compute the result with; ``None`` to draw the
+        stored one.
     groupby
-        Column of ``obs`` of both with the labels.
+        Column of ``obs`` of both with the labels; needed with ``synthetic``.
     groups
-        Labels to plot, one panel each; ``None`` for every label of ``real`` with at least 5
-        cells in and out of it in both sets.
+        Labels to plot, one panel each; ``None`` for all of the result's.
+    key
+        Key in ``real.uns`` of the result.
     ax
         Axes to draw into, one per label; a new figure when ``None``.
-    show
-        Show the figure; ``None`` follows ``scanpy.settings.autoshow``.
-    save
-        Path to write the figure to; the format follows its suffix.
+    {doc_show_save}
 
     Returns
     -------
     Figure or None
         The figure, unless it was shown.
     """
-    genes = shared_genes(real, {"synthetic": synthetic})
-    real_counts, counts = counts_of(real, genes, "real"), counts_of(synthetic, genes, "synthetic")
-    real_labels = labels_of(real, groupby, "real")
-    labels = labels_of(synthetic, groupby, "synthetic")
-    enough = [
-        g for g in dict.fromkeys(real_labels)
-        if _de.enough(real_labels, g) and _de.enough(labels, g)
-    ]  # fmt: skip
-    if groups is None:
-        groups = enough
-    else:
-        groups = list(groups)
-        short = [g for g in groups if g not in enough]
-        if short:
-            raise ValueError(
-                f"groups {short} have fewer than {_de.MIN_CELLS} cells in or out of them in real "
-                f"or synthetic; plot any of {enough}"
-            )
-    if not groups:
-        raise ValueError(f"no label has {_de.MIN_CELLS} cells in and out of it in both sets")
+    if synthetic is not None:
+        if groupby is None:
+            raise ValueError("pass groupby, the obs column of the labels, with synthetic")
+        from ..tl import de_fold_changes
+
+        de_fold_changes(real, synthetic, groupby=groupby, groups=groups, key_added=key)
+    if key not in real.uns:
+        raise KeyError(
+            f"no fold changes in .uns[{key!r}]: run sc_synth.tl.de_fold_changes first, or pass "
+            "synthetic"
+        )
+    result = real.uns[key]
+    stored = list(result["real"].columns)
+    groups = stored if groups is None else list(groups)
+    unknown = [g for g in groups if g not in stored]
+    if unknown:
+        raise ValueError(f"groups {unknown} are not in .uns[{key!r}]; plot any of {stored}")
     axes = _axes(ax, len(groups))
-    lfc_real = _de.log_fold_changes(real_counts, real_labels, groups)
-    lfc = _de.log_fold_changes(counts, labels, groups)
-    ranked = _de.rank_genes(real_counts, real_labels, groups)
     for axis, group in zip(axes, groups, strict=True):
-        x, y = lfc_real[group].to_numpy(), lfc[group].to_numpy()
-        de = _de.de_genes(ranked[group], x)
+        x, y = result["real"][group].to_numpy(), result["synthetic"][group].to_numpy()
+        de = result["de"][group].to_numpy()
         axis.scatter(x[~de], y[~de], s=4, color="lightgrey", label="other genes")
         axis.scatter(x[de], y[de], s=6, color="tab:red", label="DE in real")
         low, high = min(x.min(), y.min()), max(x.max(), y.max())
         axis.plot([low, high], [low, high], ls="--", lw=0.8, color="black", label="identity")
-        if de.sum() >= 3:
-            slope = _de.agreement(x[de], y[de])["de_slope"]
+        slope = result["slope"][group]
+        if not np.isnan(slope):
             axis.plot([low, high], [slope * low, slope * high], lw=1, color="tab:red",
                       label="slope, DE genes")  # fmt: skip
             axis.text(0.03, 0.97, f"slope {slope:.2f}", transform=axis.transAxes, va="top",

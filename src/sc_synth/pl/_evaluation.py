@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
+from .._docs import doc_params
 from .._names import ALL, REFERENCE
 from ._utils import save_or_show
 
@@ -18,6 +19,7 @@ from ._utils import save_or_show
 _NOT_METRICS = {"synthetic", "group", "n_real", "n_synthetic", "n_cells", "k", "note", "de_genes"}
 
 
+@doc_params
 def evaluation(
     data: AnnData | pd.DataFrame,
     *,
@@ -47,12 +49,8 @@ def evaluation(
     metrics
         Metric columns to show, in this order; ``None`` for every metric column of the table
         (without confidence bounds and standard deviations).
-    ax
-        Axes to draw into; a new figure when ``None``.
-    show
-        Show the figure; ``None`` follows ``scanpy.settings.autoshow``.
-    save
-        Path to write the figure to; the format follows its suffix.
+    {doc_ax}
+    {doc_show_save}
 
     Returns
     -------

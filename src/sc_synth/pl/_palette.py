@@ -7,9 +7,7 @@ from collections.abc import Iterable
 import matplotlib as mpl
 from matplotlib.colors import to_hex
 
-from .._names import BASELINE, REFERENCE
-
-REAL = "real"
+from .._names import BASELINE, REAL, REFERENCE
 
 # Real cells are black wherever they appear (as a set of their own or as the reference) and the
 # baseline grey, so the synthetic sets' colours leave both out.

@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
+from .._docs import doc_params
 from .._names import ALL, BASELINE, REFERENCE
 from ._palette import set_colors
 from ._utils import save_or_show
@@ -35,6 +36,7 @@ _SIDES = [
 _PLACES = [(dx * far, dy * far, ha, va) for far in (1, 2.5) for dx, dy, ha, va in _SIDES]
 
 
+@doc_params
 def precision_recall(
     data: AnnData | pd.DataFrame,
     *,
@@ -63,12 +65,8 @@ def precision_recall(
         The ``groupby`` the table was computed with: plot one point per set and label (each label
         written next to its point, where it covers the fewest points and other labels) instead of
         one per set.
-    ax
-        Axes to draw into; a new figure when ``None``.
-    show
-        Show the figure; ``None`` follows ``scanpy.settings.autoshow``.
-    save
-        Path to write the figure to; the format follows its suffix.
+    {doc_ax}
+    {doc_show_save}
 
     Returns
     -------

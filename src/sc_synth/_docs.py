@@ -1,0 +1,41 @@
+"""Parameter texts shared by several public functions, filled into their docstrings.
+
+As scanpy's ``_doc_params``: a docstring holds ``{doc_<name>}`` alone on a line, at the
+indentation of a parameter name, and :func:`doc_params` puts the shared text there.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+doc_real = """\
+real
+    Real cells, raw counts in ``X``."""
+
+doc_synthetic = """\
+synthetic
+    Synthetic cells, raw counts in ``X``; genes are matched to ``real`` by name."""
+
+doc_ax = """\
+ax
+    Axes to draw into; a new figure when ``None``."""
+
+doc_show_save = """\
+show
+    Show the figure; ``None`` follows ``scanpy.settings.autoshow``.
+save
+    Path to write the figure to; the format follows its suffix."""
+
+_TEXTS = {name: text for name, text in globals().items() if name.startswith("doc_")}
+
+
+def doc_params(obj):
+    """Fill the ``{doc_<name>}`` lines of ``obj``'s docstring with the shared texts."""
+
+    def fill(match: re.Match) -> str:
+        indent, name = match.group(1), match.group(2)
+        return textwrap.indent(_TEXTS[name], indent)
+
+    obj.__doc__ = re.sub(r"^([ \t]*)\{(doc_\w+)\}$", fill, obj.__doc__, flags=re.MULTILINE)
+    return obj

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+from conftest import make_counts
+
+import sc_synth as ss
+
+
+@pytest.fixture(scope="module")
+def cells():
+    cells = make_counts(n_cells=600, seed=0)
+    return cells[:300].copy(), cells[300:].copy()
+
+
+def test_stores_both_sides_fold_changes_and_slopes(cells):
+    real, fresh = cells
+    ss.tl.de_fold_changes(real, fresh, groupby="cell_type", key_added="lfc")
+    result = real.uns["lfc"]
+    assert list(result["real"].columns) == ["type_0", "type_1", "type_2"]
+    assert result["real"].shape == result["synthetic"].shape == result["de"].shape
+    assert list(result["real"].index) == list(real.var_names)
+    assert result["de"]["type_0"].sum() >= 5  # its marker genes
+    assert ((result["slope"] > 0.8) & (result["slope"] < 1.2)).all()
+    # a copy keeps every fold change
+    copy = real.copy()
+    ss.tl.de_fold_changes(copy, real.copy(), groupby="cell_type", groups=["type_1"])
+    np.testing.assert_allclose(copy.uns["de_fold_changes"]["slope"], [1.0])
+
+
+def test_refuses_labels_too_small_and_leaves_real_alone(cells):
+    real, fresh = cells
+    before = set(real.uns)
+    with pytest.raises(ValueError, match=r"groups \['tiny'\] have fewer than 5 cells"):
+        ss.tl.de_fold_changes(real, fresh, groupby="cell_type", groups=["tiny"], key_added="x")
+    assert set(real.uns) == before
