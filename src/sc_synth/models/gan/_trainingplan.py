@@ -139,7 +139,8 @@ class GANTrainingPlan(TrainingPlan):
     def on_train_epoch_end(self):
         """Log each quantity's mean over this epoch's cells."""
         for name, (total, cells) in self._epoch_sums.items():
-            self.log(name, total / cells, prog_bar=name in _PROGRESS_BAR)
+            # Averaged over the processes of a distributed run, so that every process logs the same.
+            self.log(name, total / cells, prog_bar=name in _PROGRESS_BAR, sync_dist=True)
 
     def training_step(self, batch, batch_idx):
         """One critic step; every ``n_critic``-th also one generator step."""
@@ -199,8 +200,8 @@ class GANTrainingPlan(TrainingPlan):
             generator=None if average is None else average.module,
         )["x"]
         precision, recall = _precision_recall(inference_outputs["x"], fake, _QUALITY_K)
-        self.log("precision_validation", precision, on_epoch=True, batch_size=n)
-        self.log("recall_validation", recall, on_epoch=True, batch_size=n)
+        self.log("precision_validation", precision, on_epoch=True, batch_size=n, sync_dist=True)
+        self.log("recall_validation", recall, on_epoch=True, batch_size=n, sync_dist=True)
 
     def params(self) -> dict:
         """Return the optimisation settings as used and the steps taken, for the model's record."""
