@@ -1,6 +1,7 @@
 """Sphinx configuration."""
 
 import shutil
+import socket
 from datetime import date
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -17,8 +18,37 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
     "sphinx_autodoc_typehints",
 ]
+
+
+def _online(host: str = "docs.python.org") -> bool:
+    """Whether the inventories can be fetched: a build without internet links nothing outside."""
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+# Sphinx warns (an error under -W) for every inventory it cannot fetch, so offline the mapping
+# is left empty: references to other projects then render as plain names.
+intersphinx_mapping = (
+    {
+        "python": ("https://docs.python.org/3", None),
+        "numpy": ("https://numpy.org/doc/stable", None),
+        "scipy": ("https://docs.scipy.org/doc/scipy", None),
+        "pandas": ("https://pandas.pydata.org/docs", None),
+        "anndata": ("https://anndata.readthedocs.io/en/stable", None),
+        "scanpy": ("https://scanpy.readthedocs.io/en/stable", None),
+        "scvi-tools": ("https://docs.scvi-tools.org/en/stable", None),
+        "matplotlib": ("https://matplotlib.org/stable", None),
+        "torch": ("https://docs.pytorch.org/docs/stable", None),
+    }
+    if _online()
+    else {}
+)
 
 autosummary_generate = True
 autodoc_member_order = "bysource"
