@@ -320,3 +320,36 @@ def test_repeats_give_the_mean_and_spread_over_seeds(real, fresh):
     assert not any(c.endswith("_sd") for c in seeds[0].columns)
     with pytest.raises(ValueError, match="n_repeats must be a positive integer, got 0"):
         ss.tl.evaluate(real, fresh, metrics=metrics, n_repeats=0)
+
+
+def test_progress_counts_every_row_from_info_verbosity_on_large_inputs(counts_adata, monkeypatch):
+    import io
+
+    import scanpy as sc
+    from tqdm import tqdm
+
+    from sc_synth.tl import _evaluate
+
+    bars = []
+
+    def recording(*args, disable, **kwargs):
+        # on a terminal tqdm would draw (disable=None); here it writes to a buffer
+        bars.append(tqdm(*args, disable=disable is True, file=io.StringIO(), **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(_evaluate, "tqdm", recording)
+    real, synthetic = counts_adata[:200].copy(), counts_adata[200:].copy()
+    monkeypatch.setattr(_evaluate, "PROGRESS_FROM", 0)
+    verbosity = sc.settings.verbosity
+    try:
+        sc.settings.verbosity = "info"
+        table = ss.tl.evaluate(
+            real, synthetic, groupby="cell_type", metrics="gene_stats", n_repeats=2
+        )
+        assert bars[-1].total == bars[-1].n == 2 * len(table)
+        assert "evaluate" in bars[-1].fp.getvalue()
+        sc.settings.verbosity = "warning"
+        ss.tl.evaluate(real, synthetic, groupby="cell_type", metrics="gene_stats")
+        assert bars[-1].disable
+    finally:
+        sc.settings.verbosity = verbosity

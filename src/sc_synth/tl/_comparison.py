@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from tqdm import tqdm
 
 from .._names import ALL, BASELINE, REFERENCE
 from . import _privacy
@@ -40,6 +41,7 @@ class Inputs:
     families: list[str]
     k: int
     n_pcs: int
+    n_repeats: int
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Comparison:
     k: int
     seed: int
     rng: np.random.Generator  # of the subsampling of label rows to equal sizes
+    progress: tqdm  # advanced by one for every row
     # with ``train=``: PCs of all real cells, the compared cells and the training cells in the
     # space of the privacy numbers
     privacy_space: tuple | None = None
@@ -79,6 +82,7 @@ class Comparison:
         (with ``train=``); without them ``probe`` are the real cells whose distance to the other
         real cells scales the distances to the closest record.
         """
+        self.progress.update()
         row = {"synthetic": self.name, "group": str(group), "n_real": len(a)}
         row["n_synthetic"] = len(cand)
         n = min(len(a), len(cand))
@@ -151,8 +155,8 @@ class Labelled:
     key: bytes  # names half A in ``cache``
 
 
-def evaluate_once(inputs: Inputs, seed: int) -> pd.DataFrame:
-    """Return the table of :func:`~sc_synth.tl.evaluate` for one seed."""
+def evaluate_once(inputs: Inputs, seed: int, progress: tqdm) -> pd.DataFrame:
+    """Return the table of :func:`~sc_synth.tl.evaluate` for one seed; ``progress`` counts rows."""
     real_counts, real_labels = inputs.real_counts, inputs.real_labels
     n_real = real_counts.shape[0]
     half = n_real // 2
@@ -183,6 +187,11 @@ def evaluate_once(inputs: Inputs, seed: int) -> pd.DataFrame:
         labels = take(inputs.set_labels[name], picked)
         candidates.append((name, counts[picked], labels, everyone, compared))
 
+    compared_labels = every if union is None else union
+    if not progress.total:
+        # every seed has the same rows
+        per_set = 1 + (0 if real_labels is None else len(compared_labels))
+        progress.reset(total=inputs.n_repeats * len(candidates) * per_set)
     rows, cache = [], {}
     for name, counts, labels, train, compared in candidates:
         a, note = half_a, ""
@@ -193,8 +202,8 @@ def evaluate_once(inputs: Inputs, seed: int) -> pd.DataFrame:
             note = f"real cells of the labels in {where} only, not of {', '.join(missing)}"
         rows += compare(
             name, inputs, a, counts, labels, train,
-            labels_compared=every if union is None else union, held=compared, note=note,
-            seed=seed, cache=cache,
+            labels_compared=compared_labels, held=compared, note=note, seed=seed, cache=cache,
+            progress=progress,
         )  # fmt: skip
     columns = [c for family in inputs.families for c in FAMILIES[family].columns]
     table = pd.DataFrame(rows, columns=["synthetic", "group", *SIZES, *columns, "note"])
@@ -209,7 +218,7 @@ def evaluate_once(inputs: Inputs, seed: int) -> pd.DataFrame:
 
 def compare(
     name, inputs: Inputs, a_pool, counts, labels, train, *, labels_compared, held, note, seed,
-    cache: dict,
+    cache: dict, progress: tqdm,
 ) -> list[dict]:  # fmt: skip
     """Return the rows of one compared set: its ``"all"`` row, then one per label compared."""
     real_counts, real_labels, families = inputs.real_counts, inputs.real_labels, inputs.families
@@ -236,7 +245,7 @@ def compare(
         )  # fmt: skip
     comparison = Comparison(
         name, x_real, x_cand, real_counts, counts, train, families, inputs.k, seed,
-        np.random.default_rng(seed), privacy_space,
+        np.random.default_rng(seed), progress, privacy_space,
     )  # fmt: skip
     cand = np.arange(counts.shape[0])
     probe = train if held is None else train[np.isin(real_labels[train], held)]

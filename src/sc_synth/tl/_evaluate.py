@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import scanpy as sc
 from anndata import AnnData
+from tqdm import tqdm
 
 from .._names import BASELINE, REFERENCE
 from .._threads import keeps_torch_threads
@@ -18,6 +20,8 @@ from ._inputs import as_sets, counts_of, labels_of, shared_genes
 
 #: The families, in the order of the table's columns.
 METRICS = tuple(FAMILIES)
+#: Cells in all (real and every set) from which a progress bar shows the rows done.
+PROGRESS_FROM = 20_000
 
 
 @keeps_torch_threads
@@ -157,7 +161,9 @@ def evaluate(
     n_repeats
         Repeat the evaluation with seeds ``seed`` ... ``seed + n_repeats - 1`` (each another
         split into halves, other subsamples and baseline draws) and report the mean of every
-        metric, with its standard deviation over the seeds in ``<metric>_sd``.
+        metric, with its standard deviation over the seeds in ``<metric>_sd``. With 20,000
+        cells or more in all, a progress bar counts the rows done (from scanpy's verbosity
+        ``"info"``, on a terminal).
 
     Returns
     -------
@@ -216,11 +222,15 @@ def evaluate(
     inputs = Inputs(
         real_counts, real_labels, real_batches,
         {name: counts_of(adata, genes, name) for name, adata in sets.items()}, set_labels,
-        members, truth, families, k, n_pcs,
+        members, truth, families, k, n_pcs, n_repeats,
     )  # fmt: skip
+    n_cells = real.n_obs + sum(adata.n_obs for adata in sets.values())
+    # scanpy's habit: nothing below verbosity "info", and tqdm draws only on a terminal (None)
+    quiet = n_cells < PROGRESS_FROM or sc.settings.verbosity < sc.Verbosity.info
     tables = []
-    for repeat in range(n_repeats):
-        tables.append(evaluate_once(inputs, seed + repeat))
+    with tqdm(desc="evaluate", unit="row", disable=True if quiet else None) as progress:
+        for repeat in range(n_repeats):
+            tables.append(evaluate_once(inputs, seed + repeat, progress))
     table = tables[0] if n_repeats == 1 else _spread(tables)
     _warn_too_small(table)
     real.uns[key_added] = table.copy()
