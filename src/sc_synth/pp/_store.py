@@ -80,15 +80,35 @@ class CSRWriter:
             array.close()
 
 
+def check_out(out, overwrite: bool = False) -> Path:
+    """Return ``out`` as a path for :func:`write_zarr`, refusing one that exists unless ``overwrite``."""
+    if not isinstance(out, str | os.PathLike):
+        raise TypeError(f"`out` must be a path (str or os.PathLike), got {out!r}.")
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"`overwrite` must be True or False, got {overwrite!r}.")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ValueError(
+            f"`out` must be a new path; {str(out)!r} already exists (pass overwrite=True to "
+            "replace it)."
+        )
+    return out
+
+
 def write_zarr(
-    adata: AnnData, pieces: Iterable[tuple[Piece, Piece | None]], dropout: bool, path: Path
+    adata: AnnData,
+    pieces: Iterable[tuple[Piece, Piece | None]],
+    dropout: bool,
+    path: Path,
+    overwrite: bool = False,
 ) -> AnnData:
     """Write ``adata`` (without ``X``) and the rows in ``pieces`` to a new zarr store at ``path``.
 
     ``pieces`` yields the counts of consecutive cells and, with ``dropout``, their counts before
     dropout (``layers["true_counts"]``). The store is built under a temporary name beside
-    ``path`` and renamed when complete, so ``path`` never holds a partial data set. Returns the
-    AnnData backed by the store (``X`` and layers read lazily).
+    ``path`` and renamed when complete, so ``path`` never holds a partial data set; with
+    ``overwrite``, what was at ``path`` is removed only then. Returns the AnnData backed by the
+    store (``X`` and layers read lazily).
     """
     import anndata
     import zarr
@@ -107,6 +127,10 @@ def write_zarr(
         for writer in writers:
             writer.close()
         zarr.consolidate_metadata(partial)
+        if overwrite and path.is_dir():
+            shutil.rmtree(path)
+        elif overwrite and path.exists():
+            path.unlink()
         os.rename(partial, path)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -12,6 +13,8 @@ from .._threads import torch_threads
 from ..models._conditions import Conditions
 from ..models._record import read_record
 from ..models._sampler import load_sampler
+from ..pp._store import check_out
+from ._generate_chunks import chunk_cells, draw_chunks, write_chunks
 
 #: Cells × genes entries decoded at once: dense means of a chunk take 8 bytes per entry, a few
 #: times over, so a chunk holds about half a gigabyte whatever the number of genes.
@@ -27,6 +30,9 @@ def generate(
     seed: int = 0,
     guidance: float | None = None,
     n_steps: int | None = None,
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    chunk_size: int | None = None,
 ) -> AnnData:
     """Generate new cells from a model stored in ``adata.uns[key]``.
 
@@ -59,6 +65,17 @@ def generate(
     n_steps
         For a flow model: midpoint steps integrating its ODE; ``None`` uses the record's
         (default 8).
+    out
+        Path of a new zarr store to write the cells to, chunk by chunk, in memory bounded by the
+        chunk whatever the number of cells; the store appears there only once complete. ``None``
+        keeps the cells in memory.
+    overwrite
+        Replace what is at ``out`` (once the new store is complete); otherwise an existing
+        ``out`` is refused.
+    chunk_size
+        Cells drawn (and written) at a time, rounded up to a whole number of draw units of
+        about 16 million cells × genes entries (8,388 cells of 2,000 genes); ``None``: one unit.
+        The counts depend on ``seed`` alone, not on ``chunk_size`` or ``out``.
 
     Returns
     -------
@@ -66,9 +83,15 @@ def generate(
         A new AnnData: ``X`` a CSR matrix of integer counts (``float32``), ``var_names`` the
         training genes, ``obs[labels_key]`` and ``obs[batch_key]`` (categoricals in the training
         order, for the keys the model was trained with), ``obs["synthetic"] = True``, and
-        ``uns["sc_synth"]`` with the model kind, ``key``, ``seed`` and package version.
+        ``uns["sc_synth"]`` with the model kind, ``key``, ``seed`` and package version. With
+        ``out``, the same AnnData backed by the store (``X`` read lazily).
     """
     record = read_record(adata, key)
+    n_genes = len(record["setup"]["var_names"])
+    unit = max(1, _CHUNK_ENTRIES // n_genes)
+    chunk = chunk_cells(chunk_size, unit)
+    if out is not None:
+        out = check_out(out, overwrite)
     options = {
         name: value
         for name, value in (("guidance", guidance), ("n_steps", n_steps))
@@ -81,14 +104,6 @@ def generate(
     label, batch = conditions.composition(n_cells, groups, rng, unseen=unseen)
     library = conditions.sample_library(label, batch, rng)
 
-    chunks = []
-    chunk = max(1, _CHUNK_ENTRIES // len(record["setup"]["var_names"]))
-    with torch_threads():
-        for start in range(0, len(label), chunk):
-            part = slice(start, start + chunk)
-            chunks.append(sampler.sample(label[part], batch[part], library[part], rng))
-    X = sparse.vstack(chunks, format="csr")
-
     obs = pd.DataFrame(index=pd.Index([f"synthetic_{i}" for i in range(len(label))]))
     if conditions.labels_key:
         obs[conditions.labels_key] = pd.Categorical.from_codes(label, conditions.labels)
@@ -96,11 +111,17 @@ def generate(
         obs[conditions.batch_key] = pd.Categorical.from_codes(batch, conditions.batches)
     obs["synthetic"] = True
     var = pd.DataFrame(index=pd.Index(np.asarray(record["setup"]["var_names"]).astype(str)))
-    out = AnnData(X=X, obs=obs, var=var)
-    out.uns["sc_synth"] = {
-        "model": str(record["kind"]),
-        "key": key,
-        "seed": seed,
-        "sc_synth_version": __version__,
+    uns = {
+        "sc_synth": {
+            "model": str(record["kind"]),
+            "key": key,
+            "seed": seed,
+            "sc_synth_version": __version__,
+        }
     }
-    return out
+    with torch_threads():
+        chunks = draw_chunks(sampler, label, batch, library, rng, unit, chunk)
+        if out is not None:
+            return write_chunks(AnnData(obs=obs, var=var, uns=uns), chunks, out, overwrite)
+        X = sparse.vstack(list(chunks), format="csr")
+    return AnnData(X=X, obs=obs, var=var, uns=uns)
