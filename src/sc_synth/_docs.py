@@ -17,6 +17,11 @@ doc_synthetic = """\
 synthetic
     Synthetic cells, raw counts in ``X``; genes are matched to ``real`` by name."""
 
+doc_synthetic_sets = """\
+synthetic
+    Synthetic cells (raw counts in ``X``), or several sets as ``{name: AnnData}``; a single
+    AnnData is named ``"synthetic"``. Genes are matched to ``real`` by name."""
+
 doc_ax = """\
 ax
     Axes to draw into; a new figure when ``None``."""

@@ -31,16 +31,14 @@ def embedding(
 
     The cells of all sets are pooled, scaled to 10,000 counts per cell, ``log1p``-transformed and
     projected on PCs fitted on the pooled cells (as in :func:`sc_synth.tl.evaluate`); with
-    ``basis="umap"`` a neighbour graph on those PCs gives the UMAP. Genes are matched by name.
+    ``basis="umap"`` a neighbour graph on those PCs gives the UMAP.
     The pooled cells come in a random order (``seed``), so that a plot of them in that order
     hides no set behind another.
 
     Parameters
     ----------
     {doc_real}
-    synthetic
-        Synthetic cells, or several sets as ``{name: AnnData}``; a single AnnData is named
-        ``"synthetic"``.
+    {doc_synthetic_sets}
     keys
         Columns of ``obs`` (present in every set) to carry into the pooled cells, e.g. the cell
         type.

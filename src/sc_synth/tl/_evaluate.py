@@ -11,6 +11,7 @@ import scanpy as sc
 from anndata import AnnData
 from tqdm import tqdm
 
+from .._docs import doc_params
 from .._names import BASELINE, REFERENCE
 from .._threads import keeps_torch_threads
 from . import _de, _privacy
@@ -25,6 +26,7 @@ PROGRESS_FROM = 20_000
 
 
 @keeps_torch_threads
+@doc_params
 def evaluate(
     real: AnnData,
     synthetic: AnnData | Mapping[str, AnnData],
@@ -63,11 +65,8 @@ def evaluate(
 
     Parameters
     ----------
-    real
-        Real cells, raw counts in ``X``.
-    synthetic
-        Synthetic cells (raw counts in ``X``), or several sets as ``{name: AnnData}``. A single
-        AnnData is named ``"synthetic"``.
+    {doc_real}
+    {doc_synthetic_sets}
     groupby
         Column of ``obs`` (in ``real`` and every synthetic set) with cell labels: adds one row
         per label and the baseline row.
