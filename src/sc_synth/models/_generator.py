@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -14,6 +14,40 @@ from scvi.data import AnnDataManager
 from ._conditions import Conditions
 from ._fields import count_fields
 from ._record import base_record, clean_params, history_to_record, load_weights, weights_to_record
+
+#: Cells read at once by the passes over training counts, so that a matrix backed on disk is
+#: read in blocks of rows, never whole.
+ROW_BLOCK = 10_000
+
+
+def row_blocks(counts) -> Iterator[tuple[slice, np.ndarray | sparse.csr_matrix]]:
+    """Yield consecutive rows of ``counts`` (in memory or backed on disk) as ``float64`` blocks."""
+    for start in range(0, counts.shape[0], ROW_BLOCK):
+        rows = slice(start, min(start + ROW_BLOCK, counts.shape[0]))
+        block = counts[rows]
+        if sparse.issparse(block):
+            yield rows, sparse.csr_matrix(block, dtype=np.float64)
+        else:
+            yield rows, np.asarray(block, dtype=np.float64)
+
+
+def group_sums(codes: np.ndarray, n_groups: int, block) -> np.ndarray:
+    """Sum the rows of ``block`` (dense or sparse) into ``n_groups`` groups by their ``codes``."""
+    indicator = sparse.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_groups, len(codes))
+    )
+    sums = indicator @ block
+    return sums.toarray() if sparse.issparse(sums) else np.asarray(sums)
+
+
+def check_backed_file(adata: AnnData) -> None:
+    """Refuse an AnnData backed by a file that is no longer where it was opened."""
+    if adata.isbacked and not adata.filename.exists():
+        raise FileNotFoundError(
+            f"`adata` is backed by {str(adata.filename)!r}, which no longer exists (moved or "
+            "deleted); open the file where it is now, e.g. with "
+            "`anndata.read_h5ad(path, backed='r')`."
+        )
 
 
 def registered_codes(manager: AnnDataManager) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +87,10 @@ class GeneratorMixin:
         Parameters
         ----------
         adata
-            AnnData of raw counts.
+            AnnData of raw counts, in memory or backed on disk (an ``.h5ad`` file opened with
+            ``backed="r"``, a zarr store such as :func:`~sc_synth.pp.simulate` writes with
+            ``out``); backed counts are read in blocks of rows, by scvi-tools' data loaders in
+            training. A backed AnnData whose file has moved raises :class:`FileNotFoundError`.
         layer
             Layer holding the counts; ``None`` uses ``adata.X``.
         batch_key
@@ -68,6 +105,7 @@ class GeneratorMixin:
             ``_scvi_*`` columns into ``adata.obs`` and ``adata.uns["_scvi_uuid"]`` and
             ``adata.uns["_scvi_manager_uuid"]``.
         """
+        check_backed_file(adata)
         setup_method_args = cls._get_setup_method_args(**locals())
         fields = count_fields(layer, batch_key, labels_key) + cls._label_fields(labels_key)
         manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
@@ -89,13 +127,16 @@ class GeneratorMixin:
             for key in (REGISTRY_KEYS.LABELS_KEY, REGISTRY_KEYS.BATCH_KEY)
         }
         counts = manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+        library = np.concatenate(
+            [np.asarray(block.sum(axis=1)).ravel() for _, block in row_blocks(counts)]
+        )
         self.conditions_ = Conditions.from_codes(
             labels_key,
             batch_key,
             mapping[REGISTRY_KEYS.LABELS_KEY] if labels_key else [""],
             mapping[REGISTRY_KEYS.BATCH_KEY] if batch_key else [""],
             *registered_codes(manager),
-            np.asarray(counts.sum(axis=1), dtype=np.float64).ravel(),
+            library,
         )
         self.setup_ = {
             "layer": args.get("layer") or "",

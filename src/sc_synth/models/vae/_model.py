@@ -15,7 +15,7 @@ from scvi.data.fields import CategoricalJointObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin, VAEMixin
 
 from .._counts import negative_binomial_counts
-from .._generator import GeneratorMixin, registered_codes, registered_counts
+from .._generator import GeneratorMixin, group_sums, registered_codes, row_blocks
 from .._training import training_run
 from ._latent_prior import LatentPrior
 from ._module import CountVAE
@@ -69,7 +69,8 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
     Parameters
     ----------
     adata
-        AnnData of raw counts registered with :meth:`setup_anndata`.
+        AnnData of raw counts registered with :meth:`setup_anndata`, in memory or backed on
+        disk: training and calibration read backed counts in blocks of rows.
     n_hidden, n_latent, n_layers, dropout_rate
         Network sizes and dropout, as in :class:`~scvi.model.SCVI`.
     dispersion
@@ -221,7 +222,8 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
         qz_mean, qz_var = self.get_latent_representation(return_dist=True)
         prior = LatentPrior(qz_mean.astype(np.float64), np.sqrt(qz_var), label)
         self.latent_prior_ = prior.capped(self.max_prior_codes, np.random.default_rng(seed))
-        counts = registered_counts(self.adata_manager)
+        # The counts are read in blocks of rows: an AnnData backed on disk is never loaded whole.
+        counts = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         self.mean_factor_ = self._fit_mean_factor(counts, label, batch, seed)
         self.dispersion_ = self._fit_dispersion(counts, label, seed)
 
@@ -243,10 +245,14 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
         """
         rng = np.random.default_rng(seed)
         conditions = self.conditions_
-        factor = np.ones((len(conditions.labels), len(conditions.batches), counts.shape[1]))
+        n_labels, n_batches = len(conditions.labels), len(conditions.batches)
+        totals = sum(
+            group_sums(label[rows] * n_batches + batch[rows], n_labels * n_batches, block)
+            for rows, block in row_blocks(counts)
+        ).reshape(n_labels, n_batches, -1)
+        factor = np.ones((n_labels, n_batches, counts.shape[1]))
         for lab, bat in zip(*np.nonzero(conditions.n_cells), strict=True):
-            observed = np.asarray(counts[(label == lab) & (batch == bat)].sum(0), np.float64)
-            observed = observed.ravel()
+            observed = totals[lab, bat]
             codes = np.full(n_draws, lab)
             # Library 1 makes the decoded mean the relative expression.
             scale, _, _ = decode(
@@ -273,10 +279,16 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
         rng = np.random.default_rng(seed)
         conditions = self.conditions_
         n_labels, n_genes = len(conditions.labels), counts.shape[1]
+        sums = squares = 0.0
+        for rows, block in row_blocks(counts):
+            sums = sums + group_sums(label[rows], n_labels, block)
+            squared = block.multiply(block) if sparse.issparse(block) else block**2
+            squares = squares + group_sums(label[rows], n_labels, squared)
+        n_real = np.bincount(label, minlength=n_labels)
         theta = np.empty((n_labels, n_genes))
         for lab in range(n_labels):
-            real = counts[label == lab]
-            real = real.toarray() if sparse.issparse(real) else np.asarray(real)
+            n = n_real[lab]
+            real_var = (squares[lab] - sums[lab] ** 2 / n) / (n - 1)
             share = conditions.n_cells[lab] / conditions.n_cells[lab].sum()
             batch = rng.choice(len(share), size=n_draws, p=share)
             codes = np.full(n_draws, lab)
@@ -285,11 +297,11 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
                 self.module, self.latent_prior_.sample(codes, rng), codes, batch, library
             )
             mu *= self.mean_factor_[codes, batch]
-            excess = real.var(0, ddof=1) - mu.var(0) - mu.mean(0)
+            excess = real_var - mu.var(0) - mu.mean(0)
             inv = np.maximum(excess, 0.0) / np.maximum((mu**2).mean(0), 1e-12)
             # Where the model alone is already as variable as the data, counts are near-Poisson.
             moments = 1.0 / np.maximum(inv, 1e-4)
-            weight = len(real) / (len(real) + shrinkage)
+            weight = n / (n + shrinkage)
             theta[lab] = np.exp(weight * np.log(moments) + (1 - weight) * np.log(trained.mean(0)))
         return theta
 
