@@ -55,7 +55,7 @@ def estimate_params(
     - **Gene-gene correlation**: a Gaussian copula per label whose correlation is low-rank
       plus diagonal, at most 20 factors, estimated from the randomised normal scores of up to
       2000 cells of the label (only factors above the noise edge of a sample of that size are
-      kept, and shrunk for the noise).
+      kept, their strength corrected for the noise).
 
     Labels with fewer than 10 cells take their dispersions from all cells, get no copula
     factors, and a warning names them. Genes without any count are kept and simulated as
