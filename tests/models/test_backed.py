@@ -66,6 +66,18 @@ def test_vae_trains_on_a_simulated_zarr_store(tmp_path):
     assert list(out.obs["group"].cat.categories) == ["Group1", "Group2"]
 
 
+def test_train_vae_trains_on_an_h5ad_opened_backed(tmp_path):
+    make_counts(n_cells=120, n_genes=20).write_h5ad(tmp_path / "counts.h5ad")
+    backed = ad.read_h5ad(tmp_path / "counts.h5ad", backed="r")
+    ss.tl.train_vae(
+        backed, labels_key="cell_type", batch_key="batch", max_epochs=2, batch_size=32, **_OPTIONS
+    )
+    assert backed.isbacked
+    assert isinstance(backed.X, CSRDataset)
+    assert backed.uns["vae"]["setup"]["n_obs"] == 120
+    assert ss.tl.generate(backed, n_cells=25).shape == (25, 20)
+
+
 def test_backed_file_that_moved_is_refused(tmp_path):
     make_counts(n_cells=60, n_genes=20).write_h5ad(tmp_path / "counts.h5ad")
     backed = ad.read_h5ad(tmp_path / "counts.h5ad", backed="r")
@@ -73,4 +85,6 @@ def test_backed_file_that_moved_is_refused(tmp_path):
     (tmp_path / "counts.h5ad").rename(tmp_path / "elsewhere.h5ad")
     with pytest.raises(FileNotFoundError, match=r"backed by .*counts\.h5ad.*no longer exists"):
         VAEGenerator.setup_anndata(backed, labels_key="cell_type")
+    with pytest.raises(FileNotFoundError, match=r"backed by .*counts\.h5ad.*no longer exists"):
+        ss.tl.train_vae(backed, labels_key="cell_type")
     assert "_scvi_uuid" not in backed.uns

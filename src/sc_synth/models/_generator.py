@@ -42,7 +42,7 @@ def group_sums(codes: np.ndarray, n_groups: int, block) -> np.ndarray:
 
 def check_backed_file(adata: AnnData) -> None:
     """Refuse an AnnData backed by a file that is no longer where it was opened."""
-    if adata.isbacked and not adata.filename.exists():
+    if isinstance(adata, AnnData) and adata.isbacked and not adata.filename.exists():
         raise FileNotFoundError(
             f"`adata` is backed by {str(adata.filename)!r}, which no longer exists (moved or "
             "deleted); open the file where it is now, e.g. with "

@@ -16,6 +16,7 @@ from .._validation import (
     get_matrix,
 )
 from ..models._conditions import categories
+from ..models._generator import check_backed_file, row_blocks
 from ..models._training import seed_training
 from ..models.gan._model import MODULE_OPTIONS as GAN_MODULE_OPTIONS
 from ..models.gan._model import GANGenerator
@@ -57,13 +58,19 @@ def _training_view(
     scvi-tools writes registry columns into the AnnData it is set up on; training on this
     stand-in leaves the user's object untouched.
     """
+    check_backed_file(adata)
     matrix = get_matrix(adata, layer)
     name = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     check_obs_key(adata, labels_key, "labels_key")
     check_obs_key(adata, batch_key, "batch_key")
     if labels_key is not None and labels_key == batch_key:
         raise ValueError("`labels_key` and `batch_key` must name different columns.")
-    check_counts(matrix, name=name, allow_non_integer=allow_non_integer)
+    if not (isinstance(matrix, np.ndarray) or sparse.issparse(matrix)):
+        # Counts backed on disk stay there: checked block by block, read by scvi-tools' loaders.
+        for _, block in row_blocks(matrix):
+            check_counts(block, name=name, allow_non_integer=allow_non_integer)
+    else:
+        check_counts(matrix, name=name, allow_non_integer=allow_non_integer)
     check_min_cells_per_category(adata, labels_key, "labels_key")
     if adata.n_obs < 10:
         raise ValueError(f"adata has {adata.n_obs} cells; training needs at least 10.")
@@ -75,7 +82,8 @@ def _training_view(
         },
         index=adata.obs_names,
     )
-    matrix = sparse.csr_matrix(matrix, dtype=np.float32) if sparse.issparse(matrix) else matrix
+    if sparse.issparse(matrix):
+        matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     # The counts also sit under the user's layer name, so that a model set up on that layer
     # records it.
     lean = AnnData(
@@ -84,7 +92,7 @@ def _training_view(
         var=pd.DataFrame(index=adata.var_names.copy()),
         layers={} if layer is None else {layer: matrix},
     )
-    library = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+    library = np.concatenate([np.asarray(b.sum(axis=1)).ravel() for _, b in row_blocks(matrix)])
     return lean, library
 
 
