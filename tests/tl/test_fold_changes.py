@@ -1,3 +1,4 @@
+import anndata as ad
 import numpy as np
 import pytest
 from conftest import make_counts
@@ -11,15 +12,19 @@ def cells():
     return cells[:300].copy(), cells[300:].copy()
 
 
-def test_stores_both_sides_fold_changes_and_slopes(cells):
+def test_stores_both_sides_fold_changes_and_slopes(cells, tmp_path):
     real, fresh = cells
+    real = real.copy()
     ss.tl.de_fold_changes(real, fresh, groupby="cell_type", key_added="lfc")
     result = real.uns["lfc"]
-    assert list(result["real"].columns) == ["type_0", "type_1", "type_2"]
-    assert result["real"].shape == result["synthetic"].shape == result["de"].shape
-    assert list(result["real"].index) == list(real.var_names)
-    assert result["de"]["type_0"].sum() >= 5  # its marker genes
+    assert list(result["groups"]) == ["type_0", "type_1", "type_2"]
+    assert result["real"].shape == result["synthetic"].shape == result["de"].shape == (60, 3)
+    assert list(result["genes"]) == list(real.var_names)
+    assert result["de"][:, 0].sum() >= 5  # the marker genes of type_0
     assert ((result["slope"] > 0.8) & (result["slope"] < 1.2)).all()
+    real.write_h5ad(tmp_path / "real.h5ad")
+    back = ad.read_h5ad(tmp_path / "real.h5ad").uns["lfc"]
+    np.testing.assert_array_equal(back["real"], result["real"])
     # a copy keeps every fold change
     copy = real.copy()
     ss.tl.de_fold_changes(copy, real.copy(), groupby="cell_type", groups=["type_1"])

@@ -73,16 +73,16 @@ def correlation(
         fig, ax = plt.subplots(1, 2, figsize=(9, 4.4), layout="constrained")
     if len(ax) != 2:
         raise ValueError(f"ax holds {len(ax)} Axes; pass two (real, synthetic)")
-    names = result["real"].index
+    names = result["genes"]
     for axis, side in zip(ax, ("real", "synthetic"), strict=True):
-        image = axis.imshow(result[side].to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        image = axis.imshow(result[side], cmap="RdBu_r", vmin=-1, vmax=1)
         axis.set_title(side, fontsize=9)
         ticks = range(0, len(names), max(1, len(names) // 25))
         axis.set_xticks(ticks, names[list(ticks)], rotation=90, fontsize=5)
         axis.set_yticks(ticks, names[list(ticks)], fontsize=5)
     fig = ax[0].figure
     fig.colorbar(image, ax=list(ax), shrink=0.7, label="Pearson r")
-    group = result["params"]["group"]
+    group = result["params"].get("group")
     where = "" if group is None else f"{group}: "
     fig.suptitle(f"{where}gene-gene correlation, r = {result['r']:.2f} between the matrices",
                  fontsize=10)  # fmt: skip

@@ -71,20 +71,21 @@ def de_scatter(
             "synthetic"
         )
     result = real.uns[key]
-    stored = list(result["real"].columns)
+    stored = list(result["groups"])
     groups = stored if groups is None else list(groups)
     unknown = [g for g in groups if g not in stored]
     if unknown:
         raise ValueError(f"groups {unknown} are not in .uns[{key!r}]; plot any of {stored}")
     axes = _axes(ax, len(groups))
     for axis, group in zip(axes, groups, strict=True):
-        x, y = result["real"][group].to_numpy(), result["synthetic"][group].to_numpy()
-        de = result["de"][group].to_numpy()
+        column = stored.index(group)
+        x, y = result["real"][:, column], result["synthetic"][:, column]
+        de = np.asarray(result["de"][:, column], dtype=bool)
         axis.scatter(x[~de], y[~de], s=4, color="lightgrey", label="other genes")
         axis.scatter(x[de], y[de], s=6, color="tab:red", label="DE in real")
         low, high = min(x.min(), y.min()), max(x.max(), y.max())
         axis.plot([low, high], [low, high], ls="--", lw=0.8, color="black", label="identity")
-        slope = result["slope"][group]
+        slope = result["slope"][column]
         if not np.isnan(slope):
             axis.plot([low, high], [slope * low, slope * high], lw=1, color="tab:red",
                       label="slope, DE genes")  # fmt: skip

@@ -46,11 +46,11 @@ def de_fold_changes(
     None
         Writes ``real.uns[key_added]``, a dict of
 
-        - ``"real"``, ``"synthetic"``: genes x ``groups`` :class:`~pandas.DataFrame` of log2 fold
-          changes of each set;
-        - ``"de"``: genes x ``groups``, ``True`` for the genes DE in the real cells;
-        - ``"slope"``: :class:`~pandas.Series` over ``groups``, slope through the origin of the
-          synthetic fold changes on the real ones over the DE genes (NaN below 3 of them);
+        - ``"groups"``: the labels computed, and ``"genes"``: the genes;
+        - ``"real"``, ``"synthetic"``: genes x groups arrays of log2 fold changes of each set;
+        - ``"de"``: genes x groups, ``True`` for the genes DE in the real cells;
+        - ``"slope"``: per group, the slope through the origin of the synthetic fold changes on
+          the real ones over the DE genes (NaN below 3 of them);
         - ``"params"``: ``{"groupby": groupby}``.
     """
     genes = shared_genes(real, {"synthetic": synthetic})
@@ -77,16 +77,17 @@ def de_fold_changes(
     lfc = _de.log_fold_changes(counts, labels, groups)
     ranked = _de.rank_genes(real_counts, real_labels, groups)
     de = pd.DataFrame({g: _de.de_genes(ranked[g], lfc_real[g].to_numpy()) for g in groups})
-    slope = {
-        g: _de.agreement(lfc_real[g].to_numpy()[de[g]], lfc[g].to_numpy()[de[g]])["de_slope"]
+    slope = [
+        _de.agreement(lfc_real[g].to_numpy()[de[g]], lfc[g].to_numpy()[de[g]])["de_slope"]
         for g in groups
-    }
-    for frame in (lfc_real, lfc, de):
-        frame.index = genes
+    ]
+    # arrays and names rather than frames keyed by label, so that the AnnData stays writable
     real.uns[key_added] = {
-        "real": lfc_real,
-        "synthetic": lfc,
-        "de": de,
-        "slope": pd.Series(slope, dtype=np.float64),
+        "groups": np.asarray(groups, dtype=str),
+        "genes": np.asarray(genes, dtype=str),
+        "real": lfc_real.to_numpy(),
+        "synthetic": lfc.to_numpy(),
+        "de": de.to_numpy(),
+        "slope": np.asarray(slope, dtype=np.float64),
         "params": {"groupby": groupby},
     }

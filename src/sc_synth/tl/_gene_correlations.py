@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from anndata import AnnData
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
@@ -49,10 +48,10 @@ def gene_correlations(
     None
         Writes ``real.uns[key_added]``, a dict of
 
-        - ``"real"``, ``"synthetic"``: genes x genes :class:`~pandas.DataFrame` of Pearson r, in
-          the clustered order;
+        - ``"genes"``: the genes, in the clustered order;
+        - ``"real"``, ``"synthetic"``: genes x genes arrays of Pearson r, in that order;
         - ``"r"``: Pearson r between their upper triangles;
-        - ``"params"``: ``{"groupby": groupby, "group": group, "n_genes": n_genes}``.
+        - ``"params"``: ``{"n_genes": n_genes}``, with ``"groupby"`` and ``"group"`` when given.
     """
     if (groupby is None) != (group is None):
         raise ValueError("pass groupby and group together: the label column and the label")
@@ -74,10 +73,13 @@ def gene_correlations(
     fake_corr = _correlation.gene_correlations(counts, chosen)
     order = leaves_list(linkage(squareform(1 - real_corr, checks=False), "average"))
     upper = np.triu_indices(len(chosen), k=1)
-    names = genes[chosen][order]
+    params = {"n_genes": n_genes}
+    if groupby is not None:
+        params |= {"groupby": groupby, "group": group}
     real.uns[key_added] = {
-        "real": pd.DataFrame(real_corr[np.ix_(order, order)], index=names, columns=names),
-        "synthetic": pd.DataFrame(fake_corr[np.ix_(order, order)], index=names, columns=names),
+        "genes": np.asarray(genes[chosen][order], dtype=str),
+        "real": real_corr[np.ix_(order, order)],
+        "synthetic": fake_corr[np.ix_(order, order)],
         "r": float(np.corrcoef(real_corr[upper], fake_corr[upper])[0, 1]),
-        "params": {"groupby": groupby, "group": group, "n_genes": n_genes},
+        "params": params,
     }
