@@ -2,7 +2,7 @@
 
 For each data set and seed, the cells of every label are split in half (train / test). A logistic
 regression on log-normalised counts (``normalize_total`` + ``log1p``) is trained on the training
-half, with the rare labels topped up to ``--target`` cells in six ways:
+half, with the rare labels topped up to ``--target`` cells in seven ways:
 
 (a) ``real``: no augmentation;
 (b) ``oversample``: rare training cells duplicated at random;
@@ -10,7 +10,8 @@ half, with the rare labels topped up to ``--target`` cells in six ways:
     of the same label, in log-normalised space;
 (d) ``vae``: ``ss.tl.augment`` with ``ss.tl.train_vae`` trained on the training half;
 (e) ``gan``: the same with ``ss.tl.train_gan(loss="wgan-gp")``;
-(f) ``simulate``: ``ss.pp.simulate(reference=<the label's training cells>)`` per rare label.
+(f) ``flow``: the same with ``ss.tl.train_flow`` (default epochs);
+(g) ``simulate``: ``ss.pp.simulate(reference=<the label's training cells>)`` per rare label.
 
 Per-class F1 on the held-out real cells is averaged over seeds (mean ± std). As a check of the
 generated cells themselves, "fidelity" is the share of the added cells of each rare label that the
@@ -43,7 +44,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import sc_synth as ss
 
-METHODS = ["real", "oversample", "smote", "vae", "gan", "simulate"]
+METHODS = ["real", "oversample", "smote", "vae", "gan", "flow", "simulate"]
 # A label is rare below this share of the cells: < 30 of 700 PBMCs; the two small groups.
 RARE_SHARE = {"pbmc68k": 0.04, "simulated": 0.1}
 RESULTS = Path(__file__).parent / "results"
@@ -102,6 +103,8 @@ def generated(train: AnnData, labels_key: str, method: str, deficits, seed, args
             seed=seed,
             enable_progress_bar=False,
         )
+    elif method == "flow":
+        ss.tl.train_flow(train, labels_key=labels_key, seed=seed, enable_progress_bar=False)
     else:
         ss.tl.train_gan(
             train,

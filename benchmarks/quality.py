@@ -5,7 +5,7 @@ half and asked for the other half's composition, and ``ss.tl.evaluate`` compares
 the held-out half. Prints one Markdown table per data set and writes the full tables to
 ``benchmarks/results/quality_<data>.csv``.
 
-    python benchmarks/quality.py                       # both data sets, VAE and both GANs
+    python benchmarks/quality.py                       # both data sets, VAE, both GANs, flow
     python benchmarks/quality.py --data pbmc --models vae
     python benchmarks/quality.py --data simulated --n-cells 4000   # a larger simulated set
 """
@@ -41,7 +41,7 @@ def datasets(names: list[str], lib_loc: float, n_cells: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", default=["pbmc", "simulated"])
-    parser.add_argument("--models", nargs="+", default=["vae", "wgan-gp", "vanilla-gan"])
+    parser.add_argument("--models", nargs="+", default=["vae", "wgan-gp", "vanilla-gan", "flow"])
     parser.add_argument("--vae-epochs", type=int, default=400)
     parser.add_argument("--gan-epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""VAE vs vanilla GAN vs WGAN-GP on several simulated data sets of 2 batches × 2 groups.
+"""VAE vs vanilla GAN vs WGAN-GP vs flow on several simulated data sets of 2 batches × 2 groups.
 
 Each data set comes from ``ss.pp.simulate`` with its own seed; every generator is trained on one
 half of the cells and judged on the other half (``ss.tl.evaluate``). Prints precision and recall
@@ -22,7 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-datasets", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="the demo's quick sizes")
-    parser.add_argument("--models", nargs="+", default=["vae", "vanilla-gan", "wgan-gp"])
+    parser.add_argument("--models", nargs="+", default=["vae", "vanilla-gan", "wgan-gp", "flow"])
     args = parser.parse_args()
     settings = Settings.make(args.quick)
     rows = []
