@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from anndata import AnnData
-from scipy import sparse
+from scipy import sparse, stats
 
 import sc_synth as ss
 from sc_synth.pp._copula import MAX_FACTORS
@@ -32,8 +32,10 @@ def _params(n_genes=60, loading=0.8, block=20, labels=("A", "B"), zero_inflation
         batch_factor=np.ones((1, n_genes)),
         dispersion=np.full((n_labels, n_genes), 0.2),
         zero_inflation=zi,
-        lib_loc=np.full((n_labels, 1), np.log(2000.0)),
-        lib_scale=np.full((n_labels, 1), 0.2),
+        log_lib_quantiles=np.broadcast_to(
+            np.log(2000.0) + 0.2 * stats.norm.ppf(np.linspace(0.001, 0.999, 101)),
+            (n_labels, 1, 101),
+        ),
         factors=factors,
     )
 
@@ -121,7 +123,7 @@ def test_fit_recovers_what_it_simulated():
     implied = fitted.factors[0] @ fitted.factors[0].T
     assert implied[:20, :20][np.triu_indices(20, k=1)].mean() > 0.4
     assert abs(implied[20:-5, 20:-5][np.triu_indices(55, k=1)]).mean() < 0.05
-    assert abs(fitted.lib_loc[0, 0] - np.log(2000.0)) < 0.05
+    assert abs(fitted.log_lib_quantiles[0, 0, 50] - np.log(2000.0)) < 0.05
 
 
 def test_one_call_with_a_reference(labelled):
@@ -206,7 +208,8 @@ def test_batches_get_factors_and_library_sizes():
     assert fitted.batches == ["b1", "b2"]
     ratio = np.log(fitted.batch_factor[1] / fitted.batch_factor[0])
     assert np.corrcoef(ratio, np.log(effect))[0, 1] > 0.9
-    assert abs(fitted.lib_loc[0, 1] - fitted.lib_loc[0, 0] - np.log(3.0)) < 0.05
+    median = fitted.log_lib_quantiles[0, :, 50]
+    assert abs(median[1] - median[0] - np.log(3.0)) < 0.05
     sim = ss.pp.simulate(600, params=fitted, seed=0)
     assert set(sim.obs["donor"].cat.categories) == {"b1", "b2"}
     assert "batch_fac_b2" in sim.var

@@ -103,25 +103,27 @@ def fit_factors(z: np.ndarray, max_factors: int = MAX_FACTORS) -> np.ndarray:
 
 _SQRT_HALF = math.sqrt(0.5)
 # Library sizes at which the zero bounds are tabulated, per (label, batch): this many points
-# evenly spaced in log library size over the mean ± _GRID_SPAN standard deviations.
+# evenly spaced in log library size over the range the cells' sizes are drawn from.
 _GRID_POINTS = 24
-_GRID_SPAN = 4.5
 
 
 def zero_bounds(
-    table: np.ndarray, lib_loc: np.ndarray, lib_scale: np.ndarray, phi, pi, label_of_row
+    table: np.ndarray, log_low: np.ndarray, log_high: np.ndarray, phi, pi, label_of_row
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tabulate the normal scores below which an entry is surely zero, over library sizes.
 
     An entry is zero when ``Φ(z) <= π + (1 - π) P(Y = 0)``, i.e. ``z`` below a bound that falls
     as the library size ``L`` grows. For each (label, batch) row of ``table`` the bound is
-    tabulated at library sizes ``grid[row]``; a cell uses the first point at or above its own
+    tabulated at library sizes ``grid[row]``, from ``exp(log_low[row])`` to ``exp(log_high[row])``;
+    a cell uses the first point at or above its own
     size, whose bound is lower than its exact one, so the test never calls a non-zero entry
     zero and spares the normal CDF for all but a few per cent of entries. Returns ``grid``
     (rows × points) and the bounds (rows × points × genes, ``float32`` rounded down).
     """
-    offsets = np.linspace(-_GRID_SPAN, _GRID_SPAN, _GRID_POINTS)
-    grid = np.exp(lib_loc[:, None] + lib_scale[:, None] * offsets[None, :])
+    steps = np.linspace(0.0, 1.0, _GRID_POINTS)
+    grid = np.exp(log_low[:, None] + (log_high - log_low)[:, None] * steps[None, :])
+    # the last point must not fall below the largest size through rounding
+    grid[:, -1] = np.nextafter(grid[:, -1], np.inf)
     lab = np.asarray(label_of_row)
     mu = grid[:, :, None] * table[:, None, :] / (1 - pi[lab])[:, None, :]
     d, zi = phi[lab][:, None, :], pi[lab][:, None, :]

@@ -50,8 +50,9 @@ def estimate_params(
     - **Zero inflation**, only where the NB does not explain the zeros: on up to 2000 cells of
       the label, zeros beyond the NB's expectation by more than 3 standard deviations make
       the gene zero-inflated, with the same mean and variance and the observed zero share.
-    - **Library sizes**: log-normal per label and batch (a label × batch of fewer than 10
-      cells takes its label's fit over all batches).
+    - **Library sizes**: the quantiles (0 %, 1 %, …, 100 %) of the log library sizes per label
+      and batch, which keep the shape of the reference's distribution (a label × batch of fewer
+      than 10 cells takes its label's over all batches).
     - **Gene-gene correlation**: a Gaussian copula per label whose correlation is low-rank
       plus diagonal, at most 20 factors, estimated from the randomised normal scores of up to
       2000 cells of the label (only factors above the noise edge of a sample of that size are

@@ -6,7 +6,7 @@ import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from ._copula import MAX_FACTORS, fit_factors, normal_scores
 
@@ -18,6 +18,8 @@ _MAX_FIT_CELLS = 2000
 # A gene of a label is zero-inflated when its zeros exceed the NB's by this many standard
 # deviations (one-sided p ≈ 0.001 per gene and label).
 _ZI_Z = 3.0
+# Quantiles of the log library sizes kept per (label, batch): 0 %, 1 %, ..., 100 %.
+N_LIB_QUANTILES = 101
 # Pseudo-counts per gene of the batch factors: a batch factor rests on at least this much data.
 _BATCH_PSEUDO = 10.0
 _MAX_DISPERSION = 100.0
@@ -51,8 +53,9 @@ class ReferenceParams:
         ``(L, G)`` negative-binomial dispersion ``φ`` (``Var = μ + φμ²``); 0 is Poisson.
     zero_inflation
         ``(L, G)`` share of structural zeros ``π``; 0 unless the zero test fires.
-    lib_loc, lib_scale
-        ``(L, B)`` mean and standard deviation of the log library size.
+    log_lib_quantiles
+        ``(L, B, 101)`` quantiles (0 %, 1 %, …, 100 %) of the log library sizes of each label and
+        batch; simulated sizes are drawn from the distribution they interpolate.
     factors
         ``(L, G, K)`` copula loadings; the copula correlation of label ``l`` is
         ``factors[l] @ factors[l].T`` off the diagonal.
@@ -70,8 +73,7 @@ class ReferenceParams:
     batch_factor: np.ndarray
     dispersion: np.ndarray
     zero_inflation: np.ndarray
-    lib_loc: np.ndarray
-    lib_scale: np.ndarray
+    log_lib_quantiles: np.ndarray
     factors: np.ndarray
 
     def __post_init__(self) -> None:
@@ -84,8 +86,7 @@ class ReferenceParams:
             "batch_factor": (n_batches, n_genes),
             "dispersion": (n_labels, n_genes),
             "zero_inflation": (n_labels, n_genes),
-            "lib_loc": (n_labels, n_batches),
-            "lib_scale": (n_labels, n_batches),
+            "log_lib_quantiles": (n_labels, n_batches, N_LIB_QUANTILES),
         }
         for name, shape in shapes.items():
             value = np.asarray(getattr(self, name), dtype=float)
@@ -95,6 +96,8 @@ class ReferenceParams:
                     f"got shape {value.shape}."
                 )
             setattr(self, name, value)
+        if np.any(np.diff(self.log_lib_quantiles, axis=-1) < 0):
+            raise ValueError("ReferenceParams.log_lib_quantiles must not decrease along quantiles.")
         self.factors = np.asarray(self.factors, dtype=float)
         if self.factors.ndim != 3 or self.factors.shape[:2] != (n_labels, n_genes):
             raise ValueError(
@@ -158,7 +161,7 @@ def fit_reference(
     dispersion = np.empty((n_labels, counts.shape[1]))
     zero_inflation = np.zeros_like(dispersion)
     factors = np.zeros((n_labels, counts.shape[1], MAX_FACTORS))
-    lib_loc, lib_scale = _library_sizes(lib, label, batch, cells)
+    log_lib_quantiles = _library_sizes(lib, label, batch, cells)
     rng = np.random.default_rng(0)
     for g in range(n_labels):
         if label_names[g] in small:
@@ -186,8 +189,7 @@ def fit_reference(
         batch_factor=batch_factor,
         dispersion=dispersion,
         zero_inflation=zero_inflation,
-        lib_loc=lib_loc,
-        lib_scale=lib_scale,
+        log_lib_quantiles=log_lib_quantiles,
         factors=factors,
     )
 
@@ -295,21 +297,21 @@ def _zero_inflation(x: np.ndarray, mu: np.ndarray, phi: np.ndarray):
     return phi, pi
 
 
-def _library_sizes(lib, label, batch, cells):
-    """Log-normal library sizes per (label, batch); small combinations take the label's."""
+def _library_sizes(lib, label, batch, cells) -> np.ndarray:
+    """Quantiles of the log library sizes per (label, batch); small combinations take the label's.
+
+    Quantiles keep the shape of the reference's distribution (real library sizes are often
+    truncated by cell filtering, which a log-normal misses).
+    """
     log_lib = np.log(lib)
     n_labels, n_batches = cells.shape
-    loc = np.empty((n_labels, n_batches))
-    scale = np.empty((n_labels, n_batches))
+    probs = np.linspace(0.0, 1.0, N_LIB_QUANTILES)
+    quantiles = np.empty((n_labels, n_batches, N_LIB_QUANTILES))
     for g in range(n_labels):
         in_label = label == g
-        pooled = (
-            stats.norm.fit(log_lib[in_label])
-            if in_label.sum() > 1
-            else (float(log_lib[in_label].mean()), 0.0)
-        )
+        pooled = np.quantile(log_lib[in_label], probs)
         for b in range(n_batches):
             here = in_label & (batch == b)
-            fit = stats.norm.fit(log_lib[here]) if here.sum() >= MIN_LABEL_CELLS else pooled
-            loc[g, b], scale[g, b] = fit
-    return loc, scale
+            enough = here.sum() >= MIN_LABEL_CELLS
+            quantiles[g, b] = np.quantile(log_lib[here], probs) if enough else pooled
+    return quantiles

@@ -184,9 +184,14 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation):
     cdf = np.cumsum(params.batch_prob, axis=1)
     cdf[:, -1] = 1.0
     batch = (u[:, None] > cdf[label]).sum(axis=1)
-    lib = np.exp(
-        params.lib_loc[label, batch] + params.lib_scale[label, batch] * rng.standard_normal(n_cells)
-    )
+    probs = np.linspace(0.0, 1.0, params.log_lib_quantiles.shape[-1])
+    u = rng.random(n_cells)
+    log_lib = np.empty(n_cells)
+    for g in range(len(params.labels)):
+        for b in range(n_batches):
+            cells = (label == g) & (batch == b)
+            log_lib[cells] = np.interp(u[cells], probs, params.log_lib_quantiles[g, b])
+    lib = np.exp(log_lib)
     obs = pd.DataFrame(
         {
             params.labels_key or "group": pd.Categorical.from_codes(label, params.labels),
@@ -201,8 +206,8 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation):
     table = _cell_profiles(params.profile, params.batch_factor)
     label_of_row = np.repeat(np.arange(len(params.labels)), n_batches)
     grid, bounds = zero_bounds(
-        table, params.lib_loc.ravel(), params.lib_scale.ravel(), params.dispersion,
-        params.zero_inflation, label_of_row,
+        table, params.log_lib_quantiles[..., 0].ravel(), params.log_lib_quantiles[..., -1].ravel(),
+        params.dispersion, params.zero_inflation, label_of_row,
     )  # fmt: skip
     profile_row = label * n_batches + batch
     grid_index = np.empty(n_cells, dtype=np.int64)
@@ -254,7 +259,7 @@ def _simulate_chunk(inputs: _Inputs, start: int) -> Piece:
 
 
 def _var(params: ReferenceParams) -> pd.DataFrame:
-    mean_lib = float(np.exp(params.lib_loc + params.lib_scale**2 / 2).mean())
+    mean_lib = float((params.batch_prob * _mean_library(params)).sum(axis=1) @ params.group_prob)
     columns = {"base_gene_mean": params.base_profile * mean_lib}
     with np.errstate(divide="ignore", invalid="ignore"):
         for g, name in enumerate(params.labels):
@@ -266,9 +271,19 @@ def _var(params: ReferenceParams) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(params.gene_names))
 
 
+def _mean_library(params: ReferenceParams) -> np.ndarray:
+    """``(L, B)`` mean library size of the distribution the quantiles interpolate."""
+    q = np.exp(params.log_lib_quantiles)
+    # piecewise log-linear between quantiles: the mean of each piece is its logarithmic mean
+    low, high = q[..., :-1], q[..., 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        piece = np.where(high > low, (high - low) / np.log(high / low), low)
+    return piece.mean(axis=-1)
+
+
 def _varm(params: ReferenceParams) -> dict[str, np.ndarray]:
     """Genes × labels marginal parameters (columns in the order of ``params.labels``)."""
-    label_lib = (params.batch_prob * np.exp(params.lib_loc + params.lib_scale**2 / 2)).sum(axis=1)
+    label_lib = (params.batch_prob * _mean_library(params)).sum(axis=1)
     return {
         "mean": (params.profile * label_lib[:, None]).T,
         "dispersion": params.dispersion.T,
