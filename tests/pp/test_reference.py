@@ -184,6 +184,22 @@ def test_params_are_checked():
     good = _params()
     with pytest.raises(ValueError, match="dispersion"):
         ss.pp.ReferenceParams(**{**good.__dict__, "dispersion": np.zeros((3, 60))})
+    with pytest.raises(ValueError, match="must not decrease"):
+        ss.pp.ReferenceParams(
+            **{**good.__dict__, "log_lib_quantiles": good.log_lib_quantiles[..., ::-1]}
+        )
+
+
+def test_record_survives_h5ad(tmp_path):
+    adata = ss.pp.simulate(100, params=_params(), seed=0)
+    adata.write_h5ad(tmp_path / "x.h5ad")
+    back = anndata.read_h5ad(tmp_path / "x.h5ad")
+    again = ss.pp.ReferenceParams.from_dict(back.uns["simulate"]["params"])
+    np.testing.assert_array_equal(again.log_lib_quantiles, _params().log_lib_quantiles)
+    assert again.labels_key == "cell_type"
+    assert again.batch_key is None
+    resimulated = ss.pp.simulate(100, params=again, seed=0)
+    assert (resimulated.X != adata.X).nnz == 0
 
 
 def test_existing_store_refused(tmp_path):
