@@ -2,6 +2,7 @@ import anndata as ad
 import numpy as np
 import pytest
 from conftest import make_counts
+from lightning.pytorch.callbacks import Callback
 
 import sc_synth as ss
 
@@ -45,6 +46,20 @@ def test_record_holds_what_sampling_needs_and_no_training_codes(trained):
 
     # No array has a row per training cell.
     assert all(a.ndim == 0 or a.shape[0] != trained.n_obs for a in arrays(record))
+
+
+def test_both_stages_take_the_callbacks_with_a_progress_bar():
+    adata = make_counts()
+    seen = []
+
+    class Count(Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.append(type(pl_module.module).__name__)
+
+    callbacks = [Count()]
+    _train(adata, labels_key="cell_type", callbacks=callbacks, enable_progress_bar=True)
+    assert seen == ["VAE", "FlowModule"]
+    assert len(callbacks) == 1
 
 
 def test_same_seed_same_counts_through_h5ad(trained, tmp_path):

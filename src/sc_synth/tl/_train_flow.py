@@ -161,6 +161,15 @@ def train_flow(
     if vae_key is not None:
         autoencoder = _reused_autoencoder(adata, vae_key, labels_key, batch_key, autoencoder_kwargs)
     seed_training(seed)
+    # Each stage's Lightning trainer adds its own callbacks (the progress bar) to the list it is
+    # given: each gets a copy.
+    callbacks = train_kwargs.pop("callbacks", None)
+    if callbacks is not None and not isinstance(callbacks, list):
+        callbacks = [callbacks]
+
+    def stage_kwargs() -> dict:
+        return train_kwargs if callbacks is None else {**train_kwargs, "callbacks": [*callbacks]}
+
     if vae_key is None:
         autoencoder = FlowGenerator.train_autoencoder(
             lean,
@@ -170,11 +179,11 @@ def train_flow(
             module_kwargs=autoencoder_kwargs,
             accelerator=accelerator,
             devices=devices,
-            **train_kwargs,
+            **stage_kwargs(),
         )
     FlowGenerator.setup_anndata(lean, layer=layer, labels_key=labels_key, batch_key=batch_key)
     model = FlowGenerator(lean, autoencoder, **flow_kwargs)
     model.guidance = model.guidance if guidance is None else float(guidance)
     model.n_steps = model.n_steps if n_steps is None else int(n_steps)
-    model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **train_kwargs)
+    model.train(max_epochs=max_epochs, accelerator=accelerator, devices=devices, **stage_kwargs())
     adata.uns[key_added] = model.to_uns()
