@@ -15,6 +15,11 @@ Tables:
   ``simulate(reference=)``.
 - ``cells``: ``ss.tl.evaluate`` with ``groupby="bulk_labels"`` (precision, recall, classifier
   AUC, within-label gene-gene correlation), "all" rows, beside its reference and baseline rows.
+- ``vae``: the split, seeds and evaluation of ``benchmarks/judge.py pbmc`` (training half from
+  ``sc_synth._study.split_halves``, ``ss.tl.evaluate`` of the held-out half with ``train=`` and
+  five evaluation seeds), reference mode fitted on the training half and drawn with the
+  held-out half's label shares, beside the VAE rows that ``judge.py`` wrote to
+  ``benchmarks/results/judge_pbmc_<seed>.csv`` for the same splits.
 - ``speed``: fit on 50,000 cells × 2,000 genes simulated by the Splat model with 8 groups;
   simulate 100,000 cells × 20,000 genes out of core with correlation from a reference fitted to
   2,000 cells × 20,000 genes. One fresh process each, wall time and peak RSS.
@@ -22,6 +27,7 @@ Tables:
 Usage::
 
     python benchmarks/reference.py profile cells --seeds 0 1 2
+    python benchmarks/reference.py vae --seeds 0 1 2
     python benchmarks/reference.py speed
 """
 
@@ -132,6 +138,40 @@ def cells(seeds):
     return _spread(pd.DataFrame(rows))
 
 
+def vae(seeds):
+    from pathlib import Path
+
+    import sc_synth as ss
+    from sc_synth._study import split_halves
+
+    real = ss.datasets.pbmc68k_counts()
+    results = Path(__file__).parent / "results"
+    columns = {"precision": "precision", "recall": "recall", "gene_gene_corr": "gene-gene corr"}
+    rows = []
+    for seed in seeds:
+        train, held = split_halves(real, [LABELS], seed)
+        fitted = ss.pp.estimate_params(train, labels_key=LABELS)
+        shares = held.obs[LABELS].astype(str).value_counts(normalize=True)
+        probs = [float(shares.get(label, 0.0)) for label in fitted.labels]
+        sim = ss.pp.simulate(held.n_obs, params=fitted, group_prob=probs, seed=seed)
+        table = ss.tl.evaluate(
+            held,
+            {"reference mode, copula": sim},
+            groupby=LABELS,
+            metrics=["precision_recall", "correlation"],
+            train=train,
+            seed=seed,
+            n_repeats=5,
+        )
+        judged = pd.read_csv(results / f"judge_pbmc_{seed}.csv", index_col=0)
+        judged = judged[(judged["group"] == "all") & (judged["synthetic"] == "vae")]
+        for frame in (table[table["group"] == "all"], judged):
+            for _, row in frame.iterrows():
+                values = {name: row[column] for column, name in columns.items()}
+                rows.append({"set": row["synthetic"], "seed": seed, **values})
+    return _spread(pd.DataFrame(rows))
+
+
 def _spread(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean ± standard deviation over seeds, sets in first-seen order."""
     grouped = frame.drop(columns="seed").groupby("set", sort=False)
@@ -200,7 +240,7 @@ def speed(n_cells: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tables", nargs="+", choices=["profile", "cells", "speed"])
+    parser.add_argument("tables", nargs="+", choices=["profile", "cells", "vae", "speed"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cells", type=int, default=100_000, help="cells of the speed run")
     args = parser.parse_args()
@@ -209,7 +249,7 @@ def main() -> None:
         if table == "speed":
             result = speed(args.cells)
         else:
-            result = {"profile": profile, "cells": cells}[table](args.seeds)
+            result = {"profile": profile, "cells": cells, "vae": vae}[table](args.seeds)
         print(f"\n{table}\n")
         print(result.to_markdown())
     print(json.dumps({"seeds": args.seeds}))
