@@ -1,3 +1,5 @@
+import hashlib
+
 import anndata
 import numpy as np
 import pandas as pd
@@ -162,7 +164,37 @@ def test_never_expressed_gene_stays_zero(labelled):
         ({"labels_key": "cell_type", "batch_cells": [200, 200]}, ValueError, "batch_cells"),
         ({"labels_key": "cell_type", "correlation": "yes"}, TypeError, "correlation"),
         ({"correlation": True}, ValueError, "reference mode only"),
-        ({"labels_key": "cell_type", "n_samples": 2}, ValueError, "Sample designs"),
+        (
+            {"labels_key": "cell_type", "sample_cells": [200, 100]},
+            ValueError,
+            r"`sample_cells` must add up to `n_cells` \(400\)",
+        ),
+        (
+            {"labels_key": "cell_type", "n_samples": 4, "condition_prob": [0.9, 0.1]},
+            ValueError,
+            "without samples",
+        ),
+        (
+            {"labels_key": "cell_type", "n_samples": 4, "condition_prob": [0.5, 0.4]},
+            ValueError,
+            "`condition_prob` must sum to 1",
+        ),
+        (
+            {"labels_key": "cell_type", "n_samples": 4, "sample_fac_scale": -0.1},
+            ValueError,
+            "`sample_fac_scale` must be",
+        ),
+        (
+            {"labels_key": "cell_type", "n_samples": 2, "sample_condition": {"Sample3": "b"}},
+            ValueError,
+            r"unknown samples \['Sample3'\]",
+        ),
+        (
+            {"labels_key": "cell_type", "n_samples": 2, "cond_de_fac_loc": [0.1, 0.2]},
+            ValueError,
+            r"`cond_de_fac_loc` must be one number or one per label \(3\)",
+        ),
+        ({"labels_key": "cell_type", "cond_de_prob": 0.2}, ValueError, "need samples"),
     ],
 )
 def test_bad_arguments_fail_before_work(labelled, kwargs, error, match):
@@ -229,3 +261,126 @@ def test_batches_get_factors_and_library_sizes():
     sim = ss.pp.simulate(600, params=fitted, seed=0)
     assert set(sim.obs["donor"].cat.categories) == {"b1", "b2"}
     assert "batch_fac_b2" in sim.var
+
+
+def _digest(adata) -> str:
+    h = hashlib.sha256()
+    for a in (adata.X.data, adata.X.indices, adata.X.indptr):
+        h.update(np.ascontiguousarray(a).tobytes())
+    for frame in (adata.obs, adata.var):
+        h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_no_design_leaves_the_output_as_before():
+    # digest of this call's X, obs and var before designs applied to a labelled reference
+    adata = ss.pp.simulate(
+        300, params=_params(labels=("A", "B", "C")), group_prob=[0.5, 0.3, 0.2], seed=7
+    )
+    assert _digest(adata) == "95a1818618af831f438dc2ec21422f19aa0850eb4044e81c0fb6a03997da433d"
+    assert "sample" not in adata.obs
+    assert "design" not in adata.uns["simulate"]
+
+
+def test_design_on_a_reference_draws_as_the_splat_model_does(tmp_path):
+    params, probs = _params(labels=("A", "B", "C")), [0.5, 0.3, 0.2]
+    design = {"n_samples": 4, "condition_prob": [0.5, 0.5], "cond_de_prob": 0.3, "seed": 3}
+    adata = ss.pp.simulate(400, params=params, group_prob=probs, chunk_size=64, **design)
+    splat = ss.pp.simulate(400, 60, group_prob=probs, **design)
+    # the same seed gives the same design draws, the reference's labels standing for groups
+    np.testing.assert_array_equal(adata.varm["sample_fac"], splat.varm["sample_fac"])
+    for group, label in zip(("Group1", "Group2", "Group3"), params.labels, strict=True):
+        fac = adata.var[f"cond_de_fac_Condition2_{label}"].to_numpy()
+        np.testing.assert_array_equal(fac, splat.var[f"cond_de_fac_Condition2_{group}"])
+        assert (adata.var[f"cond_de_Condition2_{label}"] == (fac != 1)).all()
+    record = adata.uns["simulate"]["design"]
+    np.testing.assert_array_equal(
+        record["composition"], splat.uns["simulate"]["design"]["composition"]
+    )
+    assert list(record["composition"].columns) == ["A", "B", "C"]
+    assert record["params"]["cond_de_prob"] == 0.3
+    pd.testing.assert_series_equal(adata.obs["sample"], splat.obs["sample"])
+    pd.testing.assert_series_equal(adata.obs["condition"], splat.obs["condition"])
+    np.testing.assert_array_equal(adata.obs["cell_type"].cat.codes, splat.obs["group"].cat.codes)
+    # chunks and the store change nothing
+    whole = ss.pp.simulate(400, params=params, group_prob=probs, chunk_size=1000, **design)
+    assert (whole.X != adata.X).nnz == 0
+    stored = ss.pp.simulate(400, params=params, group_prob=probs, out=tmp_path / "x.zarr", **design)
+    assert (sparse.csr_matrix(stored.X[:]) != adata.X).nnz == 0
+    back = anndata.read_zarr(tmp_path / "x.zarr")
+    np.testing.assert_array_equal(back.varm["sample_fac"], adata.varm["sample_fac"])
+
+
+def test_design_in_one_call_with_a_reference(labelled):
+    adata = ss.pp.simulate(
+        300, reference=labelled, labels_key="cell_type", sample_cells=[100, 200],
+        sample_condition=["ctrl", "stim"], seed=0,
+    )  # fmt: skip
+    assert adata.obs["sample"].value_counts().to_dict() == {"Sample2": 200, "Sample1": 100}
+    assert {"cond_de_fac_stim_Group1", "cond_de_stim_Group3"} <= set(adata.var.columns)
+    assert adata.varm["sample_fac"].shape == (labelled.n_vars, 2)
+
+
+def test_pseudobulk_fold_changes_track_the_condition_factors_on_a_reference():
+    n_samples, per_sample = 8, 150
+    adata = ss.pp.simulate(
+        n_samples * per_sample, params=_params(n_genes=200), group_prob=[1.0, 0.0],
+        n_samples=n_samples, condition_prob=[0.5, 0.5], cond_de_prob=0.3, cond_de_fac_scale=0.8,
+        sample_fac_scale=0.1, seed=6,
+    )  # fmt: skip
+    condition = adata.obs["condition"].cat.codes.to_numpy()
+    bulk = np.vstack([np.asarray(adata.X[condition == c].sum(axis=0)).ravel() for c in (0, 1)])
+    cpm = bulk / bulk.sum(axis=1, keepdims=True) * 1e6
+    truth = np.log(adata.var["cond_de_fac_Condition2_A"].to_numpy())
+    de = adata.var["cond_de_Condition2_A"].to_numpy() & (cpm.min(axis=0) > 500)
+    lfc = np.log(cpm[1, de] / cpm[0, de])
+    fit = np.polyfit(truth[de], lfc, 1, full=False, cov=True)
+    slope, se = fit[0][0], np.sqrt(fit[1][0, 0])
+    assert de.sum() > 30
+    assert abs(slope - 1) < 4 * se
+    assert se < 0.1  # the check has power: no condition effect gives slope 0
+
+
+def _icc(x: np.ndarray, n_samples: int) -> np.ndarray:
+    """One-way intra-class correlation of each gene's counts, cells grouped by sample."""
+    x = x.reshape(n_samples, -1, x.shape[1])
+    per_sample = x.shape[1]
+    msb = per_sample * x.mean(axis=1).var(axis=0, ddof=1)
+    msw = x.var(axis=1, ddof=1).mean(axis=0)
+    return (msb - msw) / (msb + (per_sample - 1) * msw)
+
+
+def test_sample_factors_make_cells_of_a_sample_alike():
+    n_samples, per_sample, sigma = 30, 40, 0.3
+    params = _params(n_genes=100)
+    adata = ss.pp.simulate(
+        n_samples * per_sample, params=params, group_prob=[1.0, 0.0], n_samples=n_samples,
+        sample_fac_scale=sigma, seed=4,
+    )  # fmt: skip
+    x = adata.X.toarray()
+    # sample pseudo-bulks move with the drawn factors, once each sample's and gene's scale is
+    # taken out (the normalisation of the proportions, the gene's mean)
+    bulk = x.reshape(n_samples, per_sample, -1).sum(axis=1)
+    keep = bulk.min(axis=0) > 200
+    observed, drawn = np.log(bulk[:, keep]), np.log(adata.varm["sample_fac"][keep].T)
+    observed, drawn = (
+        v - v.mean(axis=0) - v.mean(axis=1, keepdims=True) + v.mean() for v in (observed, drawn)
+    )
+    fit = np.polyfit(drawn.ravel(), observed.ravel(), 1, cov=True)
+    assert keep.sum() > 50
+    assert abs(fit[0][0] - 1) < 4 * np.sqrt(fit[1][0, 0])
+
+    # Intra-class correlation of each gene: with F ~ LogNormal(0, σ) per sample, library sizes
+    # of relative variance v and dispersion φ, a gene of mean a at F = 1 has between-sample
+    # variance a² (e^{2σ²} - e^{σ²}) and within-sample variance a e^{σ²/2} + a² e^{2σ²}
+    # (φ (1 + v) + v); the proportions' normalisation makes a = lib · p / e^{σ²/2}.
+    lib = adata.obs["exp_lib_size"].to_numpy()
+    v, phi = lib.var() / lib.mean() ** 2, params.dispersion[0]
+    a = lib.mean() * params.profile[0] / np.exp(sigma**2 / 2)
+    between = a**2 * (np.exp(2 * sigma**2) - np.exp(sigma**2))
+    within = a * np.exp(sigma**2 / 2) + a**2 * np.exp(2 * sigma**2) * (phi * (1 + v) + v)
+    implied = between / (between + within)
+    diff = (_icc(x, n_samples) - implied)[a > 2]
+    assert diff.size > 50
+    assert abs(diff.mean()) < 4 * diff.std(ddof=1) / np.sqrt(diff.size)
+    assert implied[a > 2].mean() > 0.1  # the check has power: without sample factors ICC ≈ 0

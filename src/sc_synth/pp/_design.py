@@ -29,6 +29,14 @@ from ._splat import GeneTruth, design_stream, lognormal_factors, per_unit
 
 # Keys of the design's streams (under the design's own key).
 _CONDITION_DE, _SAMPLE_FACTORS, _COMPOSITION, _CELL_GROUPS = 0, 1, 2, 3
+# The SimParams fields a design draws from (the "Sample design" section).
+DESIGN_PARAMS = (
+    "sample_fac_scale",
+    "sample_group_conc",
+    *COND_DE,
+    "cond_de_shared",
+    "cond_prop_fac",
+)
 
 
 @dataclass(frozen=True)
@@ -143,15 +151,13 @@ class DesignTruth:
         combos, profile_index = np.unique(code, return_inverse=True)
         sample, g = np.divmod(combos, n_groups)
         b, sample = np.divmod(sample, n_samples)
-        condition = self.design.sample_condition[sample]
-        means = (
-            truth.gene_mean
-            * truth.batch_fac[b]
-            * truth.de_fac[g]
-            * self.sample_fac[sample]
-            * self.cond_de_fac[condition, g]
-        )
+        means = truth.gene_mean * truth.batch_fac[b] * truth.de_fac[g] * self.factors(sample, g)
         return means / means.sum(axis=1, keepdims=True), profile_index.ravel()
+
+    def factors(self, sample: np.ndarray, group: np.ndarray) -> np.ndarray:
+        """Sample times condition DE factors (pairs × genes) of each (sample, group) pair."""
+        condition = self.design.sample_condition[sample]
+        return self.sample_fac[sample] * self.cond_de_fac[condition, group]
 
     def obs(self) -> dict[str, pd.Categorical]:
         """Return the ``sample`` and ``condition`` of every cell."""

@@ -124,7 +124,8 @@ def simulate(
         label and batch, and gene-gene correlation within each label (see
         :func:`~sc_synth.pp.estimate_params`, which ``params`` may hold the result of instead).
         ``group_prob`` then has one probability per label (default: the reference's shares);
-        ``n_genes``, ``batch_cells`` and Splat parameters do not apply.
+        ``n_genes``, ``batch_cells`` and Splat parameters do not apply, but for those of a
+        sample design, which applies with the labels as its groups.
     correlation
         Reference mode only: draw genes through the fitted Gaussian copula (``None`` or
         ``True``), or independently given the library size (``False``).
@@ -208,7 +209,10 @@ def simulate(
           group probabilities drawn for each sample). A cell of batch *b*, sample *s* (in
           condition *c*) and group *g* has expected counts ``exp_lib_size · p``, where ``p`` is
           ``gene_mean · batch_fac_<b> · de_fac_<g> · sample_fac[:, s] · cond_de_fac_<c>_<g>``
-          normalised to sum to 1.
+          normalised to sum to 1. In reference mode the groups are the reference's labels,
+          ``uns["simulate"]["design"]`` also holds the design's ``params``, and a cell's
+          proportions are its label and batch's times ``sample_fac[:, s] ·
+          cond_de_fac_<c>_<label>``, normalised to sum to 1.
 
     Examples
     --------
@@ -221,16 +225,12 @@ def simulate(
     (['Path1', 'Path2'], 100)
     """
     if isinstance(params, ReferenceParams) or labels_key is not None or batch_key is not None:
-        if any(v is not None for v in (n_samples, sample_cells, condition_prob, sample_condition)):
-            raise ValueError(
-                "Sample designs (`n_samples`, `sample_cells`, `condition_prob`, "
-                "`sample_condition`) apply to the Splat model, not to a labelled reference."
-            )
         return simulate_labelled(
             n_cells, params=params, reference=reference, labels_key=labels_key,
             batch_key=batch_key, correlation=correlation, group_prob=group_prob, seed=seed,
-            chunk_size=chunk_size, out=out, batch_cells=batch_cells, splat_params=splat_params,
-            group_check=_check_group_prob,
+            chunk_size=chunk_size, out=out, batch_cells=batch_cells,
+            design_args=(n_samples, sample_cells, condition_prob, sample_condition),
+            splat_params=splat_params, group_check=_check_group_prob,
         )  # fmt: skip
     if correlation is not None:
         raise ValueError(

@@ -13,8 +13,9 @@ from anndata import AnnData
 from .._validation import check_obs_key
 from ._copula import draw_counts, zero_bounds
 from ._dask import computed_in_order
+from ._design import DESIGN_PARAMS, Design, DesignTruth, check_design
 from ._estimate import estimate_params
-from ._params import check_count
+from ._params import PER_GROUP, SimParams, check_count, check_names
 from ._reference import ReferenceParams, _cell_profiles
 from ._splat import BLOCK_CELLS, Piece, stream
 from ._store import write_zarr
@@ -60,12 +61,15 @@ def simulate_labelled(
     chunk_size,
     out,
     batch_cells,
+    design_args: tuple,
     splat_params: dict,
     group_check,
 ) -> AnnData:
     """Check the arguments of :func:`~sc_synth.pp.simulate` in reference mode, fit, simulate.
 
-    ``group_check`` is ``simulate``'s check of ``group_prob``. Every check runs before the fit.
+    ``design_args`` are ``simulate``'s ``n_samples``, ``sample_cells``, ``condition_prob`` and
+    ``sample_condition``; of ``splat_params`` only the design's parameters apply. ``group_check``
+    is ``simulate``'s check of ``group_prob``. Every check runs before the fit.
     """
     n_cells = check_count("n_cells", n_cells)
     seed = check_count("seed", seed, minimum=0)
@@ -74,11 +78,14 @@ def simulate_labelled(
     correlation = True if correlation is None else correlation
     if not isinstance(correlation, bool):
         raise TypeError(f"`correlation` must be True or False, got {correlation!r}.")
-    if splat_params:
+    check_names(splat_params)
+    not_design = sorted(set(splat_params) - set(DESIGN_PARAMS))
+    if not_design:
         raise TypeError(
-            f"Splat parameters {sorted(splat_params)} do not apply to a labelled reference, "
+            f"Splat parameters {not_design} do not apply to a labelled reference, "
             "whose marginals are fitted per label; drop them or use `params=SimParams(...)`."
         )
+    design_params = SimParams().replace(**splat_params)
     if batch_cells is not None:
         raise ValueError(
             "`batch_cells` does not apply to a labelled reference: each cell's batch is drawn "
@@ -94,19 +101,45 @@ def simulate_labelled(
             )
         check_obs_key(reference, labels_key, "labels_key")
         check_obs_key(reference, batch_key, "batch_key")
+        n_labels = reference.obs[labels_key].nunique() if labels_key else 1
         if probs is not None:
-            n_labels = reference.obs[labels_key].nunique() if labels_key else 1
             _check_n_labels(probs, n_labels)
-        params = estimate_params(reference, labels_key=labels_key, batch_key=batch_key)
     elif reference is not None or labels_key is not None or batch_key is not None:
         raise ValueError(
             "Pass either fitted `params` (a ReferenceParams) or `reference` with "
             "`labels_key`/`batch_key`, not both."
         )
+    else:
+        n_labels = len(params.labels)
+    design = _check_design(n_cells, design_args, design_params, splat_params, n_labels)
+    if params is None:
+        params = estimate_params(reference, labels_key=labels_key, batch_key=batch_key)
     if probs is None:
         probs = params.group_prob
     _check_n_labels(probs, len(params.labels), params.labels)
-    return simulate_reference(n_cells, params, probs, seed, chunk_size, correlation, out)
+    if design is not None:
+        design = (design, design_params)
+    return simulate_reference(n_cells, params, probs, seed, chunk_size, correlation, out, design)
+
+
+def _check_design(n_cells, design_args, design_params, given, n_labels) -> Design | None:
+    """Check the design, whose groups are the reference's labels; ``None`` without one."""
+    design = check_design(n_cells, *design_args, design_params, n_labels)
+    if design is None:
+        if given:
+            raise ValueError(
+                f"Design parameters {sorted(given)} need samples: give `n_samples` or "
+                "`sample_cells` too."
+            )
+        return None
+    for name in PER_GROUP:
+        value = getattr(design_params, name)
+        if name in DESIGN_PARAMS and isinstance(value, tuple) and len(value) not in (1, n_labels):
+            raise ValueError(
+                f"`{name}` must be one number or one per label ({n_labels}), "
+                f"got {len(value)} values."
+            )
+    return design
 
 
 def _check_n_labels(probs: np.ndarray, n_labels: int, labels=None) -> None:
@@ -126,29 +159,38 @@ def simulate_reference(
     chunk_size: int | None,
     correlation: bool,
     out: Path | None,
+    design: tuple[Design, SimParams] | None = None,
 ) -> AnnData:
-    """Simulate ``n_cells`` cells from ``params`` with label shares ``probs`` (all checked)."""
+    """Simulate ``n_cells`` cells from ``params`` with label shares ``probs`` (all checked).
+
+    With ``design`` (a checked design and the parameters it draws from), the design's draws
+    are those the Splat model makes with the same seed, the reference's labels as its groups.
+    """
     n_genes = len(params.gene_names)
     if chunk_size is None:
         chunk_size = max(1, _AUTO_CHUNK_ENTRIES // n_genes)
     chunk_cells = -(-chunk_size // BLOCK_CELLS) * BLOCK_CELLS
 
-    obs, inputs = _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation)
-    adata = AnnData(
-        obs=obs,
-        var=_var(params),
-        varm=_varm(params),
-        uns={
-            "simulate": {
-                "mode": "reference",
-                "params": params.to_dict(),
-                "n_cells": n_cells,
-                "group_prob": [float(p) for p in probs],
-                "seed": seed,
-                "correlation": correlation,
-            }
-        },
-    )
+    truth = None if design is None else design[0].draw(seed, design[1], n_genes, list(probs))
+    obs, inputs = _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation, truth)
+    record = {
+        "mode": "reference",
+        "params": params.to_dict(),
+        "n_cells": n_cells,
+        "group_prob": [float(p) for p in probs],
+        "seed": seed,
+        "correlation": correlation,
+    }
+    var, varm = _var(params), _varm(params)
+    if truth is not None:
+        obs = obs.assign(**truth.obs())
+        var = var.assign(**truth.var(params.labels))
+        varm |= truth.varm()
+        drawn_from = design[1].to_dict()
+        record["design"] = truth.record(params.labels) | {
+            "params": {name: drawn_from[name] for name in DESIGN_PARAMS}
+        }
+    adata = AnnData(obs=obs, var=var, varm=varm, uns={"simulate": record})
     starts = range(0, n_cells, chunk_cells)
     pieces = computed_in_order(_simulate_chunk, inputs, starts)
     if out is not None:
@@ -175,11 +217,18 @@ def check_out(out) -> Path | None:
     return out
 
 
-def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation):
-    """Labels, batches and library sizes of all cells, from the cell stream."""
+def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation, design):
+    """Labels, batches and library sizes of all cells, from the cell stream.
+
+    With a design, labels follow each sample's composition, from the design's streams, and
+    every (label, batch, sample) met gets its own row of proportions.
+    """
     rng = stream(seed, _CELL_STREAM)
     n_batches = len(params.batches)
-    label = rng.choice(len(params.labels), size=n_cells, p=probs)
+    if design is None:
+        label = rng.choice(len(params.labels), size=n_cells, p=probs)
+    else:
+        label = design.cell_groups()
     u = rng.random(n_cells)
     cdf = np.cumsum(params.batch_prob, axis=1)
     cdf[:, -1] = 1.0
@@ -204,12 +253,16 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation):
     used = np.abs(factors).sum(axis=1) > 0
     n_loadings = np.where(used.any(axis=1), used.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
     table = _cell_profiles(params.profile, params.batch_factor)
-    label_of_row = np.repeat(np.arange(len(params.labels)), n_batches)
+    profile_row = label * n_batches + batch
+    lib_row = np.arange(table.shape[0])
+    if design is not None:
+        table, profile_row, lib_row = _design_profiles(table, profile_row, design)
+    label_of_row = lib_row // n_batches
     grid, bounds = zero_bounds(
-        table, params.log_lib_quantiles[..., 0].ravel(), params.log_lib_quantiles[..., -1].ravel(),
+        table, params.log_lib_quantiles[..., 0].ravel()[lib_row],
+        params.log_lib_quantiles[..., -1].ravel()[lib_row],
         params.dispersion, params.zero_inflation, label_of_row,
     )  # fmt: skip
-    profile_row = label * n_batches + batch
     grid_index = np.empty(n_cells, dtype=np.int64)
     for row in range(grid.shape[0]):
         cells = profile_row == row
@@ -231,6 +284,22 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation):
         bounds=bounds,
     )
     return obs, inputs
+
+
+def _design_profiles(table: np.ndarray, row: np.ndarray, design: DesignTruth):
+    """Proportions of every (label, batch, sample) that cells fall in, and each cell's row.
+
+    Returns the new table, each cell's row in it and each row's (label, batch) row of ``table``.
+    Samples are consecutive runs of cells, so only the pairs met get a row.
+    """
+    n_samples = design.composition.shape[0]
+    n_batches = table.shape[0] // design.composition.shape[1]
+    code = row * n_samples + design.design.cell_samples()
+    combos, cell_row = np.unique(code, return_inverse=True)
+    lib_row, sample = np.divmod(combos, n_samples)
+    profiles = table[lib_row] * design.factors(sample, lib_row // n_batches)
+    profiles /= profiles.sum(axis=1, keepdims=True)
+    return profiles, cell_row.ravel(), lib_row
 
 
 def _simulate_chunk(inputs: _Inputs, start: int) -> Piece:
