@@ -103,7 +103,7 @@ def test_subcommand_help_explains_itself():
     assert result.returncode == 0
     assert "--quick" in result.stdout
     assert "precision_recall.png" in result.stdout
-    assert "Takes about 3 minutes" in " ".join(result.stdout.split())
+    assert "Takes about 6 minutes" in " ".join(result.stdout.split())
 
 
 @pytest.mark.slow

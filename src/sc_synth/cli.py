@@ -57,13 +57,13 @@ def _parser() -> argparse.ArgumentParser:
             f"Simulate 2 batches × 2 groups, train {every} on one half of the cells, generate "
             "the other half's composition and judge it against the held-out cells. Writes "
             "metrics.csv, precision_recall.png, embedding.png, synthetic_<model>.h5ad and "
-            "report.md into --out. Takes about 3 minutes on two idle CPU cores (--quick: about 1 "
-            "minute)."
+            "report.md into --out. Takes about 6 minutes on two CPU cores shared with other work "
+            "(--quick: about 3 minutes), a third of it training the flow."
         ),
     )
     demo.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     demo.add_argument(
-        "--quick", action="store_true", help="small data and short training (about 1 minute)"
+        "--quick", action="store_true", help="small data and short training (about 3 minutes)"
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of every step (default 0)")
     demo.set_defaults(func=_demo)
