@@ -11,16 +11,25 @@ import textwrap
 
 doc_real = """\
 real
-    Real cells, raw counts in ``X``."""
+    Real cells, raw counts in ``X`` (or in ``layers[layer]``)."""
 
 doc_synthetic = """\
 synthetic
-    Synthetic cells, raw counts in ``X``; genes are matched to ``real`` by name."""
+    Synthetic cells, raw counts in ``X`` (or in ``layers[synthetic_layer]``); genes are matched
+    to ``real`` by name."""
 
 doc_synthetic_sets = """\
 synthetic
-    Synthetic cells (raw counts in ``X``), or several sets as ``{name: AnnData}``; a single
-    AnnData is named ``"synthetic"``. Genes are matched to ``real`` by name."""
+    Synthetic cells (raw counts in ``X``, or in ``layers[synthetic_layer]``), or several sets
+    as ``{name: AnnData}``; a single AnnData is named ``"synthetic"``. Genes are matched to
+    ``real`` by name."""
+
+doc_layers = """\
+layer
+    Layer of ``real`` holding its raw counts; ``None`` reads ``X``.
+synthetic_layer
+    Layer of the synthetic cells holding their raw counts; ``None`` reads ``X`` (where
+    :func:`~sc_synth.tl.generate` writes them)."""
 
 doc_ax = """\
 ax

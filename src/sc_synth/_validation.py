@@ -7,15 +7,23 @@ from anndata import AnnData
 from scipy import sparse
 
 
-def get_matrix(adata: AnnData, layer: str | None):
-    """``adata.X`` or ``adata.layers[layer]``; a clear :class:`KeyError` for a missing layer."""
+def get_matrix(adata: AnnData, layer: str | None, *, name: str = "adata", argument: str = "layer"):
+    """``adata.X`` or ``adata.layers[layer]``; a clear :class:`KeyError` for a missing layer.
+
+    ``name`` is how messages refer to ``adata`` and ``argument`` the parameter that passed
+    ``layer``.
+    """
     if not isinstance(adata, AnnData):
-        raise TypeError(f"`adata` must be an AnnData object, got {type(adata).__name__}.")
+        raise TypeError(f"`{name}` must be an AnnData object, got {type(adata).__name__}.")
     if layer is None:
         return adata.X
+    if not isinstance(layer, str):
+        raise TypeError(
+            f"`{argument}` must be a layer name (str) or None, got {type(layer).__name__}."
+        )
     if layer not in adata.layers:
         raise KeyError(
-            f"`layer={layer!r}` is not in adata.layers; available layers: "
+            f"`{argument}={layer!r}` is not in {name}.layers; available layers: "
             f"{sorted(adata.layers.keys()) or 'none'}."
         )
     return adata.layers[layer]
@@ -65,19 +73,22 @@ def check_counts(
             )
 
 
-def check_obs_key(adata: AnnData, key: str | None, argument: str) -> None:
-    """Raise :class:`KeyError` naming ``argument`` when ``key`` is not a column of ``adata.obs``."""
+def check_obs_key(adata: AnnData, key: str | None, argument: str, *, name: str = "adata") -> None:
+    """Raise :class:`KeyError` naming ``argument`` when ``key`` is not a column of ``adata.obs``.
+
+    ``name`` is how the message refers to ``adata``.
+    """
     if key is None:
         return
     if not isinstance(key, str):
         raise TypeError(f"`{argument}` must be a column name (str), got {type(key).__name__}.")
     if key not in adata.obs.columns:
         raise KeyError(
-            f"`{argument}={key!r}` is not a column of adata.obs; available columns: "
+            f"`{argument}={key!r}` is not a column of {name}.obs; available columns: "
             f"{list(adata.obs.columns) or 'none'}."
         )
     if adata.obs[key].isna().any():
-        raise ValueError(f"adata.obs[{key!r}] (`{argument}`) has missing values.")
+        raise ValueError(f"{name}.obs[{key!r}] (`{argument}`) has missing values.")
 
 
 def check_min_cells_per_category(adata: AnnData, key: str | None, argument: str) -> None:

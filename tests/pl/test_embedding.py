@@ -56,7 +56,7 @@ def test_bad_arguments(pair):
     real, synthetic = pair
     with pytest.raises(ValueError, match="basis must be 'umap' or 'pca'"):
         ss.pl.embedding(real, synthetic, basis="tsne", show=False)
-    with pytest.raises(KeyError, match=r"\['kind'\] are missing from real\.obs"):
+    with pytest.raises(KeyError, match=r"`keys='kind'` is not a column of real\.obs"):
         ss.pl.embedding(real, synthetic, color="kind", basis="pca", show=False)
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match="2 panels need 2 Axes"):

@@ -33,5 +33,19 @@ def test_checks_its_arguments(pair):
     real, synthetic = pair
     with pytest.raises(ValueError, match="basis must be 'umap' or 'pca'"):
         ss.tl.embedding(real, synthetic, basis="tsne")
-    with pytest.raises(KeyError, match=r"\['kind'\] are missing from real\.obs"):
+    with pytest.raises(KeyError, match=r"`keys='kind'` is not a column of real\.obs"):
         ss.tl.embedding(real, synthetic, keys="kind", basis="pca")
+
+
+def test_reads_the_counts_from_layers(pair):
+    real, synthetic = pair
+    expected = ss.tl.embedding(real, synthetic, keys="cell_type", basis="pca")
+    for adata in pair:
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = adata.X * 0.5
+    joint = ss.tl.embedding(
+        real, synthetic, keys="cell_type", basis="pca", layer="counts", synthetic_layer="counts"
+    )
+    np.testing.assert_array_equal(joint.obsm["X_pca"], expected.obsm["X_pca"])
+    with pytest.raises(KeyError, match=r"`layer='raw'` is not in real\.layers"):
+        ss.tl.embedding(real, synthetic, basis="pca", layer="raw")

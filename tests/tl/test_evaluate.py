@@ -155,7 +155,7 @@ def test_mode_collapse_in_evaluate(real, fresh):
         (
             lambda r, s: s.obs.drop(columns="cell_type", inplace=True),
             KeyError,
-            r"'cell_type' is missing from fresh\.obs",
+            r"`groupby='cell_type'` is not a column of fresh\.obs",
         ),
     ],
 )
@@ -291,7 +291,7 @@ def test_baseline_fitted_per_batch_on_batched_data():
     assert blind.loc[rows[1], ["precision", "recall"]].max() < 0.2
     assert (aware.loc[rows[1], ["precision", "recall"]] > 0.6).all()
     assert aware.loc[rows[1], "recall"] > aware.loc[rows[0], "recall"] - 0.15
-    with pytest.raises(KeyError, match="batch_key column 'lane' is missing from real.obs"):
+    with pytest.raises(KeyError, match=r"`batch_key='lane'` is not a column of real\.obs"):
         ss.tl.evaluate(adata, adata, batch_key="lane", **kwargs)
 
 
@@ -353,3 +353,20 @@ def test_progress_counts_every_row_from_info_verbosity_on_large_inputs(counts_ad
         assert bars[-1].disable
     finally:
         sc.settings.verbosity = verbosity
+
+
+def test_reads_the_counts_from_layers(real, fresh):
+    kwargs = {"groupby": "cell_type", "metrics": FAST, "seed": 3}
+    train = real.copy()
+    expected = ss.tl.evaluate(real.copy(), fresh, train=train, **kwargs)
+    for adata in (real, fresh, train):
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = sparse.csr_matrix(np.log1p(adata.X.toarray()))
+    df = ss.tl.evaluate(
+        real, fresh, train=train, layer="counts", synthetic_layer="counts", **kwargs
+    )
+    pd.testing.assert_frame_equal(df, expected)
+    with pytest.raises(KeyError, match=r"`synthetic_layer='raw'` is not in synthetic\.layers"):
+        ss.tl.evaluate(real, fresh, layer="counts", synthetic_layer="raw", metrics="mmd")
+    with pytest.raises(ValueError, match=r"real\.X does not hold counts"):
+        ss.tl.evaluate(real, fresh, synthetic_layer="counts", metrics="mmd")

@@ -37,3 +37,19 @@ def test_refuses_labels_too_small_and_leaves_real_alone(cells):
     with pytest.raises(ValueError, match=r"groups \['tiny'\] have fewer than 5 cells"):
         ss.tl.de_fold_changes(real, fresh, groupby="cell_type", groups=["tiny"], key_added="x")
     assert set(real.uns) == before
+
+
+def test_reads_the_counts_from_layers(cells):
+    real, fresh = (adata.copy() for adata in cells)
+    ss.tl.de_fold_changes(real, fresh, groupby="cell_type")
+    expected = real.uns.pop("de_fold_changes")
+    for adata in (real, fresh):
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = adata.X * 0.5
+    ss.tl.de_fold_changes(
+        real, fresh, groupby="cell_type", layer="counts", synthetic_layer="counts"
+    )
+    for name in ("real", "synthetic", "de", "slope"):
+        np.testing.assert_array_equal(real.uns["de_fold_changes"][name], expected[name])
+    with pytest.raises(ValueError, match=r"synthetic\.X does not hold counts"):
+        ss.tl.de_fold_changes(real, fresh, groupby="cell_type", layer="counts")

@@ -37,3 +37,17 @@ def test_checks_its_arguments(cells):
         ss.tl.gene_correlations(real, fresh, groupby="cell_type")
     with pytest.raises(ValueError, match="n_genes must be an integer of at least 2"):
         ss.tl.gene_correlations(real, fresh, n_genes=1)
+
+
+def test_reads_the_counts_from_layers(cells):
+    real, fresh = (adata.copy() for adata in cells)
+    ss.tl.gene_correlations(real, fresh, n_genes=30)
+    expected = real.uns.pop("gene_correlations")
+    for adata in (real, fresh):
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = adata.X * 0.5
+    ss.tl.gene_correlations(real, fresh, n_genes=30, layer="counts", synthetic_layer="counts")
+    for name in ("genes", "real", "synthetic", "r"):
+        np.testing.assert_array_equal(real.uns["gene_correlations"][name], expected[name])
+    with pytest.raises(KeyError, match=r"`layer='raw'` is not in real\.layers"):
+        ss.tl.gene_correlations(real, fresh, layer="raw")

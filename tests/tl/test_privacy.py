@@ -56,7 +56,7 @@ def test_train_genes_matched_by_name(cells):
     other.var_names = [f"x{i}" for i in range(other.n_vars)]
     with pytest.raises(ValueError, match="train shares no gene names"):
         ss.tl.evaluate(real, fresh, metrics="privacy", train=other)
-    with pytest.raises(ValueError, match="train must be an AnnData"):
+    with pytest.raises(TypeError, match="train must be an AnnData"):
         ss.tl.evaluate(real, fresh, metrics="privacy", train=train.X)
 
 

@@ -23,6 +23,8 @@ def correlation(
     group: str | None = None,
     n_genes: int = 50,
     key: str = "gene_correlations",
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
     ax: Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -38,13 +40,14 @@ def correlation(
     ----------
     real
         Real cells holding the result in ``uns[key]``; or, with ``synthetic``, real cells (raw
-        counts in ``X``) for which it is computed first, by
+        counts in ``X`` or ``layers[layer]``) for which it is computed first, by
         ``sc_synth.tl.gene_correlations(real, synthetic, groupby=groupby, group=group,
-        n_genes=n_genes, key_added=key)``, which stores it there.
+        n_genes=n_genes, key_added=key, layer=layer, synthetic_layer=synthetic_layer)``, which
+        stores it there.
     synthetic
-        Synthetic cells, raw counts in ``X``, to compute the result with; ``None`` to draw the
-        stored one.
-    groupby, group, n_genes
+        Synthetic cells, raw counts in ``X`` (or ``layers[synthetic_layer]``), to compute the
+        result with; ``None`` to draw the stored one.
+    groupby, group, n_genes, layer, synthetic_layer
         Passed to :func:`sc_synth.tl.gene_correlations` with ``synthetic``.
     key
         Key in ``real.uns`` of the result.
@@ -61,7 +64,14 @@ def correlation(
         from ..tl import gene_correlations
 
         gene_correlations(
-            real, synthetic, groupby=groupby, group=group, n_genes=n_genes, key_added=key
+            real,
+            synthetic,
+            groupby=groupby,
+            group=group,
+            n_genes=n_genes,
+            key_added=key,
+            layer=layer,
+            synthetic_layer=synthetic_layer,
         )
     if key not in real.uns:
         raise KeyError(

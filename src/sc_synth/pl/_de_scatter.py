@@ -23,6 +23,8 @@ def de_scatter(
     groupby: str | None = None,
     groups: Sequence[str] | None = None,
     key: str = "de_fold_changes",
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -38,18 +40,20 @@ def de_scatter(
     ----------
     real
         Real cells holding the result in ``uns[key]``; or, with ``synthetic``, real cells (raw
-        counts in ``X``) for which it is computed first, by
+        counts in ``X`` or ``layers[layer]``) for which it is computed first, by
         ``sc_synth.tl.de_fold_changes(real, synthetic, groupby=groupby, groups=groups,
-        key_added=key)``, which stores it there.
+        key_added=key, layer=layer, synthetic_layer=synthetic_layer)``, which stores it there.
     synthetic
-        Synthetic cells, raw counts in ``X``, to compute the result with; ``None`` to draw the
-        stored one.
+        Synthetic cells, raw counts in ``X`` (or ``layers[synthetic_layer]``), to compute the
+        result with; ``None`` to draw the stored one.
     groupby
         Column of ``obs`` of both with the labels; needed with ``synthetic``.
     groups
         Labels to plot, one panel each; ``None`` for all of the result's.
     key
         Key in ``real.uns`` of the result.
+    layer, synthetic_layer
+        Passed to :func:`sc_synth.tl.de_fold_changes` with ``synthetic``.
     ax
         Axes to draw into, one per label; a new figure when ``None``.
     {doc_show_save}
@@ -64,7 +68,15 @@ def de_scatter(
             raise ValueError("pass groupby, the obs column of the labels, with synthetic")
         from ..tl import de_fold_changes
 
-        de_fold_changes(real, synthetic, groupby=groupby, groups=groups, key_added=key)
+        de_fold_changes(
+            real,
+            synthetic,
+            groupby=groupby,
+            groups=groups,
+            key_added=key,
+            layer=layer,
+            synthetic_layer=synthetic_layer,
+        )
     if key not in real.uns:
         raise KeyError(
             f"no fold changes in .uns[{key!r}]: run sc_synth.tl.de_fold_changes first, or pass "

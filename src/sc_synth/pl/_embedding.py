@@ -25,6 +25,8 @@ def embedding(
     basis: str = "umap",
     n_pcs: int = 30,
     seed: int = 0,
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -40,9 +42,9 @@ def embedding(
     ----------
     data
         The pooled cells returned by :func:`sc_synth.tl.embedding`; or, with ``synthetic``, the
-        real cells (raw counts in ``X``), pooled and embedded here by
+        real cells (raw counts in ``X`` or ``layers[layer]``), pooled and embedded here by
         ``sc_synth.tl.embedding(data, synthetic, keys=color, basis=basis, n_pcs=n_pcs,
-        seed=seed)``.
+        seed=seed, layer=layer, synthetic_layer=synthetic_layer)``.
     synthetic
         Synthetic cells, or several sets as ``{name: AnnData}``, to embed with ``data``;
         ``None`` when ``data`` is already embedded.
@@ -52,7 +54,7 @@ def embedding(
         in every figure of :mod:`sc_synth.pl`.
     basis
         ``"umap"`` or ``"pca"``: draws ``obsm["X_<basis>"]``.
-    n_pcs, seed
+    n_pcs, seed, layer, synthetic_layer
         Passed to :func:`sc_synth.tl.embedding` with ``synthetic``.
     ax
         Axes to draw into, one per panel; a new figure when ``None``, laid out so that each
@@ -71,7 +73,16 @@ def embedding(
     if synthetic is not None:
         from ..tl import embedding as embed
 
-        data = embed(data, synthetic, keys=colors, basis=basis, n_pcs=n_pcs, seed=seed)
+        data = embed(
+            data,
+            synthetic,
+            keys=colors,
+            basis=basis,
+            n_pcs=n_pcs,
+            seed=seed,
+            layer=layer,
+            synthetic_layer=synthetic_layer,
+        )
     missing = [c for c in (ORIGIN, *colors) if c not in data.obs]
     if f"X_{basis}" not in data.obsm or missing:
         raise KeyError(

@@ -13,6 +13,7 @@ from scipy import sparse
 from .._docs import doc_params
 from .._names import ORIGIN, REAL
 from .._threads import keeps_torch_threads
+from .._validation import check_obs_key
 from ._inputs import as_sets, counts_of, shared_genes
 
 
@@ -26,6 +27,8 @@ def embedding(
     basis: str = "umap",
     n_pcs: int = 30,
     seed: int = 0,
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
 ) -> AnnData:
     """Pool real and synthetic cells and embed them together in PCs and, with ``basis="umap"``, a UMAP.
 
@@ -48,6 +51,7 @@ def embedding(
         Number of principal components.
     seed
         Seed of the PCA, the UMAP and the order of the cells.
+    {doc_layers}
 
     Returns
     -------
@@ -65,7 +69,7 @@ def embedding(
     if basis not in ("umap", "pca"):
         raise ValueError(f"basis must be 'umap' or 'pca', got {basis!r}")
     keys = [keys] if isinstance(keys, str) else list(keys or [])
-    joint = _pool(real, as_sets(synthetic, reserved=(REAL,)), keys)
+    joint = _pool(real, as_sets(synthetic, reserved=(REAL,)), keys, layer, synthetic_layer)
     sc.pp.normalize_total(joint, target_sum=1e4)
     sc.pp.log1p(joint)
     sc.pp.pca(joint, n_comps=min(n_pcs, joint.n_obs - 1, joint.n_vars - 1), random_state=seed)
@@ -75,21 +79,28 @@ def embedding(
     return joint[np.random.default_rng(seed).permutation(joint.n_obs)].copy()
 
 
-def _pool(real: AnnData, sets: dict[str, AnnData], keys: list[str]) -> AnnData:
+def _pool(
+    real: AnnData,
+    sets: dict[str, AnnData],
+    keys: list[str],
+    layer: str | None,
+    synthetic_layer: str | None,
+) -> AnnData:
     genes = shared_genes(real, sets)
+    counts = [counts_of(real, genes, REAL, layer)] + [
+        counts_of(adata, genes, name, synthetic_layer, "synthetic_layer")
+        for name, adata in sets.items()
+    ]
     parts = {REAL: real, **sets}
     obs = []
     for name, adata in parts.items():
-        missing = [c for c in keys if c not in adata.obs]
-        if missing:
-            raise KeyError(f"columns {missing} are missing from {name}.obs")
+        for key in keys:
+            check_obs_key(adata, key, "keys", name=name)
         frame = adata.obs[keys].astype(str).reset_index(drop=True)
         frame.insert(0, ORIGIN, name)
         obs.append(frame)
     obs = pd.concat(obs, ignore_index=True).astype("category")
     obs[ORIGIN] = obs[ORIGIN].cat.reorder_categories(list(parts))
     obs.index = obs.index.astype(str)
-    x = sparse.vstack(
-        [counts_of(adata, genes, name) for name, adata in parts.items()], format="csr"
-    )
+    x = sparse.vstack(counts, format="csr")
     return AnnData(x.astype(np.float32), obs=obs, var=pd.DataFrame(index=genes))

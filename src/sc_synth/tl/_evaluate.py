@@ -40,6 +40,8 @@ def evaluate(
     key_added: str = "evaluation",
     train: AnnData | None = None,
     n_repeats: int = 1,
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
 ) -> pd.DataFrame:
     """Judge how real synthetic cells are.
 
@@ -153,7 +155,7 @@ def evaluate(
     key_added
         Key in ``real.uns`` under which the table is stored.
     train
-        The generator's training cells (raw counts in ``X``; genes matched by name, the genes
+        The generator's training cells (raw counts in ``X``, or in ``layers[layer]``; genes matched by name, the genes
         shared with ``real`` and every set are used), for the ``"privacy"`` family; with
         ``groupby`` it needs that column too. ``real`` should then hold cells the generator
         never saw: a warning names training cells found in it.
@@ -163,6 +165,8 @@ def evaluate(
         metric, with its standard deviation over the seeds in ``<metric>_sd``. With 20,000
         cells or more in all, a progress bar counts the rows done (from scanpy's verbosity
         ``"info"``, on a terminal).
+    {doc_layers}
+        ``train`` is read from the same ``layer`` as ``real``.
 
     Returns
     -------
@@ -195,7 +199,11 @@ def evaluate(
     genes = shared_genes(real, sets)
     if train is not None:
         genes = _train_genes(train, genes)
-    real_counts = counts_of(real, genes, "real")
+    real_counts = counts_of(real, genes, "real", layer)
+    set_counts = {
+        name: counts_of(adata, genes, name, synthetic_layer, "synthetic_layer")
+        for name, adata in sets.items()
+    }
     real_labels = labels_of(real, groupby, "real")
     real_batches = labels_of(real, batch_key, "real", argument="batch_key")
     set_labels = {name: labels_of(adata, groupby, name) for name, adata in sets.items()}
@@ -211,7 +219,7 @@ def evaluate(
         )
     members = None
     if train is not None and "privacy" in families:
-        members = (counts_of(train, genes, "train"), labels_of(train, groupby, "train"))
+        members = (counts_of(train, genes, "train", layer), labels_of(train, groupby, "train"))
         _privacy.warn_overlap(real_counts, members[0])
     truth = None
     if "de" in families:
@@ -220,7 +228,7 @@ def evaluate(
         )
     inputs = Inputs(
         real_counts, real_labels, real_batches,
-        {name: counts_of(adata, genes, name) for name, adata in sets.items()}, set_labels,
+        set_counts, set_labels,
         members, truth, families, k, n_pcs, n_repeats,
     )  # fmt: skip
     n_cells = real.n_obs + sum(adata.n_obs for adata in sets.values())
@@ -256,7 +264,7 @@ def _spread(tables: list[pd.DataFrame]) -> pd.DataFrame:
 def _train_genes(train: AnnData, genes: pd.Index) -> pd.Index:
     """Return ``genes`` that ``train`` has too, checked."""
     if not isinstance(train, AnnData):
-        raise ValueError(
+        raise TypeError(
             f"train must be an AnnData of the generator's training cells, got a {type(train).__name__}"
         )
     if not train.var_names.is_unique:

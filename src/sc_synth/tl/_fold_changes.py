@@ -21,6 +21,8 @@ def de_fold_changes(
     groupby: str,
     groups: Sequence[str] | None = None,
     key_added: str = "de_fold_changes",
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
 ) -> None:
     """Compute, per label, the log-fold-changes of real and synthetic cells against their other cells.
 
@@ -40,6 +42,7 @@ def de_fold_changes(
         of it in both sets.
     key_added
         Key in ``real.uns`` under which the result is stored.
+    {doc_layers}
 
     Returns
     -------
@@ -54,7 +57,8 @@ def de_fold_changes(
         - ``"params"``: ``{"groupby": groupby}``.
     """
     genes = shared_genes(real, {"synthetic": synthetic})
-    real_counts, counts = counts_of(real, genes, "real"), counts_of(synthetic, genes, "synthetic")
+    real_counts = counts_of(real, genes, "real", layer)
+    counts = counts_of(synthetic, genes, "synthetic", synthetic_layer, "synthetic_layer")
     real_labels = labels_of(real, groupby, "real")
     labels = labels_of(synthetic, groupby, "synthetic")
     enough = [

@@ -21,6 +21,8 @@ def gene_correlations(
     group: str | None = None,
     n_genes: int = 50,
     key_added: str = "gene_correlations",
+    layer: str | None = None,
+    synthetic_layer: str | None = None,
 ) -> None:
     """Compute the gene-gene correlation matrices of real and synthetic cells of one label.
 
@@ -42,6 +44,7 @@ def gene_correlations(
         Number of most variable genes.
     key_added
         Key in ``real.uns`` under which the result is stored.
+    {doc_layers}
 
     Returns
     -------
@@ -58,7 +61,8 @@ def gene_correlations(
     if not isinstance(n_genes, int | np.integer) or n_genes < 2:
         raise ValueError(f"n_genes must be an integer of at least 2, got {n_genes!r}")
     genes = shared_genes(real, {"synthetic": synthetic})
-    real_counts, counts = counts_of(real, genes, "real"), counts_of(synthetic, genes, "synthetic")
+    real_counts = counts_of(real, genes, "real", layer)
+    counts = counts_of(synthetic, genes, "synthetic", synthetic_layer, "synthetic_layer")
     if groupby is not None:
         real_in = labels_of(real, groupby, "real") == group
         fake_in = labels_of(synthetic, groupby, "synthetic") == group

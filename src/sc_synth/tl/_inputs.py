@@ -10,6 +10,8 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from .._validation import check_obs_key, get_matrix
+
 
 def as_sets(synthetic, reserved: tuple[str, ...] = ()) -> dict[str, AnnData]:
     """Return the synthetic sets as ``{name: AnnData}``, naming a single AnnData ``"synthetic"``."""
@@ -45,16 +47,27 @@ def shared_genes(real: AnnData, sets: dict[str, AnnData]) -> pd.Index:
     return genes
 
 
-def counts_of(adata: AnnData, genes: pd.Index, name: str) -> sparse.csr_matrix:
-    """Return ``adata.X`` for ``genes`` as float64 CSR, checked to hold counts."""
-    x = adata[:, genes].X
-    x = sparse.csr_matrix(x, dtype=np.float64)
+def counts_of(
+    adata: AnnData,
+    genes: pd.Index,
+    name: str,
+    layer: str | None = None,
+    argument: str = "layer",
+) -> sparse.csr_matrix:
+    """Return ``adata.X`` (or ``adata.layers[layer]``) for ``genes`` as float64 CSR, checked to hold counts.
+
+    ``argument`` names the parameter that passed ``layer``, for the error messages.
+    """
+    matrix = get_matrix(adata, layer, name=name, argument=argument)
+    x = sparse.csr_matrix(matrix, dtype=np.float64)[:, adata.var_names.get_indexer(genes)]
     values = x.data
+    where = f"{name}.X" if layer is None else f"{name}.layers[{layer!r}] (`{argument}`)"
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name}.X holds NaN or infinite values; evaluate needs raw counts")
+        raise ValueError(f"{where} holds NaN or infinite values; raw counts are needed")
     if np.any(values < 0) or np.any(values != np.round(values)):
         raise ValueError(
-            f"{name}.X does not hold counts (negative or non-integer values, e.g. log-normalised data)"
+            f"{where} does not hold counts (negative or non-integer values, e.g. log-normalised "
+            "data); pass the layer of raw counts"
         )
     return x
 
@@ -68,8 +81,7 @@ def labels_of(
     """
     if key is None:
         return None
-    if key not in adata.obs:
-        raise KeyError(f"{argument} column {key!r} is missing from {name}.obs")
+    check_obs_key(adata, key, argument, name=name)
     return adata.obs[key].astype(str).to_numpy()
 
 
