@@ -1,0 +1,145 @@
+"""How training, records, generation and quality of the generators scale with the cell count.
+
+For each cell count, ``ss.pp.simulate`` draws that many training cells plus ``--held-out``
+more (2,000 genes, six labels of which two are rare, three batches); the held-out cells are
+drawn at random within labels. Each kind trains with the package's defaults (``--max-epochs``
+overrides them) in a process of its own, so that its peak resident memory (RSS) is its own, and
+then generates the held-out composition; ``ss.tl.evaluate`` scores it against the held-out
+cells beside the real-vs-real reference. Printed per cell count and kind: training time, peak
+RSS of the process (simulation included; the count matrix's size is printed beside it), record
+size (bytes of the record alone written to ``.h5ad``), precision, recall and classifier AUC on
+all cells, and generation speed.
+
+    python benchmarks/scale.py                                   # 10,000 50,000 200,000 cells
+    python benchmarks/scale.py --cells 10000 --kinds vae gan
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["precision", "recall", "classifier_auc"]
+LABEL_SHARES = [0.35, 0.25, 0.2, 0.15, 0.04, 0.01]
+N_BATCHES = 3
+
+
+def simulate(n_cells: int, n_held_out: int, n_genes: int, seed: int):
+    """Training and held-out cells of one simulated data set."""
+    import sc_synth as ss
+
+    total = n_cells + n_held_out
+    sizes = [total // N_BATCHES] * N_BATCHES
+    sizes[0] += total - sum(sizes)
+    adata = ss.pp.simulate(
+        n_cells=total, n_genes=n_genes, batch_cells=sizes, group_prob=LABEL_SHARES, seed=seed
+    )
+    rng = np.random.default_rng(seed)
+    # Held-out cells in the labels' proportions, at least one of each label.
+    held = np.zeros(total, dtype=bool)
+    for _, rows in adata.obs.groupby("group", observed=True).indices.items():
+        n = max(1, round(n_held_out * len(rows) / total))
+        held[rng.choice(rows, size=n, replace=False)] = True
+    return adata[~held].copy(), adata[held].copy()
+
+
+def record_bytes(record: dict) -> int:
+    """Size of the record alone in an ``.h5ad`` file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "record.h5ad")
+        ad.AnnData(uns={"record": record}).write_h5ad(path)
+        return os.path.getsize(path)
+
+
+def run_one(kind: str, n_cells: int, args) -> dict:
+    """Train, record, generate and score one kind at one cell count (in this process)."""
+    import sc_synth as ss
+
+    train, test = simulate(n_cells, args.held_out, args.genes, args.seed)
+    matrix_bytes = train.X.data.nbytes + train.X.indices.nbytes + train.X.indptr.nbytes
+    options = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    trainer = {"vae": ss.tl.train_vae, "gan": ss.tl.train_gan, "flow": ss.tl.train_flow}[kind]
+    start = time.perf_counter()
+    trainer(train, labels_key="group", batch_key="batch", seed=args.seed, **options)
+    train_s = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    record = train.uns[kind]
+    groups = {
+        (label, batch): int(n)
+        for (label, batch), n in test.obs.groupby(["group", "batch"], observed=True).size().items()
+        if n > 0
+    }
+    start = time.perf_counter()
+    synthetic = ss.tl.generate(train, kind, groups=groups, seed=args.seed)
+    generate_s = time.perf_counter() - start
+    table = ss.tl.evaluate(
+        test,
+        {kind: synthetic},
+        groupby="group",
+        train=train,
+        metrics=["precision_recall", "classifier_auc"],
+        seed=args.seed,
+    )
+    table = table[table["group"] == "all"][COLUMNS]
+    return {
+        "cells": n_cells,
+        "kind": kind,
+        "epochs": len(next(iter(record["history"].values()), [])),
+        "train_s": round(train_s, 1),
+        "peak_rss_mb": round(peak / 2**20),
+        "counts_mb": round(matrix_bytes / 2**20, 1),
+        "record_bytes": record_bytes(record),
+        "generate_cells_per_s": round(synthetic.n_obs / generate_s),
+        "scores": {row: table.loc[row].round(3).to_dict() for row in table.index},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, nargs="+", default=[10_000, 50_000, 200_000])
+    parser.add_argument("--kinds", nargs="+", default=["vae", "gan", "flow"])
+    parser.add_argument("--genes", type=int, default=2000)
+    parser.add_argument("--held-out", type=int, default=4000)
+    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "CELLS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one[0], int(args.one[1]), args)))
+        return
+
+    print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    rows, others = [], {}
+    for n_cells in args.cells:
+        for kind in args.kinds:
+            command = [sys.executable, __file__, "--one", kind, str(n_cells)]
+            command += ["--genes", str(args.genes), "--held-out", str(args.held_out)]
+            command += ["--seed", str(args.seed)]
+            if args.max_epochs is not None:
+                command += ["--max-epochs", str(args.max_epochs)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            scores = result.pop("scores")
+            for row, values in scores.items():
+                if row == kind:
+                    rows.append({**result, **values})
+                else:
+                    # the real-vs-real reference and the baseline, alike for every kind
+                    others[n_cells, row] = {"cells": n_cells, "kind": row, **values}
+            print(pd.DataFrame([rows[-1]]).to_markdown(index=False), flush=True)
+    table = pd.DataFrame(rows + list(others.values()))
+    print(table.sort_values(["cells"], kind="stable").to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
