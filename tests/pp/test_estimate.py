@@ -117,7 +117,7 @@ def test_bad_input(adata, error, match):
 
 
 def test_missing_layer(counts_adata):
-    with pytest.raises(ValueError, match=r"`layer='raw'` is not in adata.layers"):
+    with pytest.raises(KeyError, match=r"`layer='raw'` is not in adata.layers"):
         ss.pp.estimate_params(counts_adata, layer="raw")
 
 

@@ -90,7 +90,7 @@ def test_dense_input_stays_dense(rare):
 def test_bad_input(rare):
     with pytest.raises(KeyError, match="key='gan'"):
         ss.tl.augment(rare, key="gan")
-    with pytest.raises(KeyError, match="type_9"):
+    with pytest.raises(ValueError, match="type_9"):
         ss.tl.augment(rare, target={"type_9": 10})
     with pytest.raises(KeyError, match="labels_key='kind'"):
         ss.tl.augment(rare, labels_key="kind")
@@ -108,5 +108,5 @@ def test_bad_input(rare):
         ss.tl.augment(extra, target=40)
     unseen = rare.copy()
     unseen.obs["cell_type"] = unseen.obs["cell_type"].cat.rename_categories({"type_0": "novel"})
-    with pytest.raises(KeyError, match="never saw"):
+    with pytest.raises(ValueError, match="never saw"):
         ss.tl.augment(unseen, target=40)

@@ -9,7 +9,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import optimize, sparse, special, stats
 
-from .._validation import check_obs_key
+from .._validation import check_obs_key, get_matrix
 from ._params import SimParams
 from ._reference import ReferenceParams, fit_reference
 
@@ -188,14 +188,8 @@ def _estimate_reference(adata, layer, labels_key, batch_key) -> ReferenceParams:
 
 def _checked_counts(adata: AnnData, layer: str | None) -> sparse.csr_matrix:
     """Check the input and return its counts as a new float64 CSR matrix without stored zeros."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"`adata` must be an AnnData, got {type(adata).__name__}.")
-    if layer is not None and layer not in adata.layers:
-        raise ValueError(
-            f"`layer={layer!r}` is not in adata.layers; available: {sorted(adata.layers) or 'none'}."
-        )
+    matrix = get_matrix(adata, layer)
     where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-    matrix = adata.X if layer is None else adata.layers[layer]
     if matrix is None or 0 in matrix.shape:
         shape = None if matrix is None else matrix.shape
         raise ValueError(f"{where} is empty (shape {shape}); `adata` needs cells and genes.")

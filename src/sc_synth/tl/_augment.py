@@ -24,7 +24,7 @@ def _targets(
     if isinstance(target, Mapping):
         unknown = [k for k in target if str(k) not in sizes.index]
         if unknown:
-            raise KeyError(
+            raise ValueError(
                 f"`target` names labels {unknown} that are not in the data; labels: "
                 f"{sizes.index.tolist()}."
             )
@@ -36,8 +36,10 @@ def _targets(
             goal, argument = int(sizes.median()), "target"
         wanted = dict.fromkeys(sizes.index, goal)
     for label, n in wanted.items():
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-            name = f"target[{label!r}]" if isinstance(target, Mapping) else argument
+        name = f"target[{label!r}]" if isinstance(target, Mapping) else argument
+        if isinstance(n, bool) or not isinstance(n, int | np.integer):
+            raise TypeError(f"`{name}` must be a non-negative integer, got {n!r}.")
+        if n < 0:
             raise ValueError(f"`{name}` must be a non-negative integer, got {n!r}.")
     # A label already at or above its target is left alone.
     return {label: int(n - sizes[label]) for label, n in wanted.items() if n > sizes[label]}
@@ -105,7 +107,7 @@ def augment(
     sizes = adata.obs[labels_key].astype(str).value_counts()
     unknown = sorted(set(sizes.index) - set(conditions.labels))
     if unknown:
-        raise KeyError(
+        raise ValueError(
             f"adata.obs[{labels_key!r}] has labels the model never saw: {unknown}; the model "
             f"knows {conditions.labels}."
         )

@@ -17,15 +17,22 @@ def as_sets(synthetic, reserved: tuple[str, ...] = ()) -> dict[str, AnnData]:
     """Return the synthetic sets as ``{name: AnnData}``, naming a single AnnData ``"synthetic"``."""
     if isinstance(synthetic, AnnData):
         return {"synthetic": synthetic}
-    if not isinstance(synthetic, Mapping) or not synthetic:
+    if not isinstance(synthetic, Mapping):
+        raise TypeError(
+            "synthetic must be an AnnData or a non-empty dict {name: AnnData}, got a "
+            f"{type(synthetic).__name__}"
+        )
+    if not synthetic:
         raise ValueError("synthetic must be an AnnData or a non-empty dict {name: AnnData}")
     for name, adata in synthetic.items():
-        if not isinstance(name, str) or name in reserved:
+        if not isinstance(name, str):
+            raise TypeError(f"synthetic set name {name!r} must be a string")
+        if name in reserved:
             raise ValueError(
                 f"synthetic set name {name!r} must be a string other than {list(reserved)}"
             )
         if not isinstance(adata, AnnData):
-            raise ValueError(f"synthetic set {name!r} is a {type(adata).__name__}, not an AnnData")
+            raise TypeError(f"synthetic set {name!r} is a {type(adata).__name__}, not an AnnData")
     return dict(synthetic)
 
 
