@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import sparse
 
+from .._core._csr import RowsBuffer
+from .._core._negative_binomial import draw_negative_binomial
 from .._threads import usable_cores
-from ..pp._counts import draw_negative_binomial
 
 # Rows drawn per work unit: each has its own seeds, so the counts do not depend on the threads.
 _BLOCK_ROWS = 512
@@ -40,14 +41,11 @@ def negative_binomial_counts(
             np.random.default_rng(seeds[k, 1]), np.uint64(seeds[k, 0]), mean[rows], size,
             size_index[rows], data, indices, row_nnz,
         )  # fmt: skip
-        return data[:nnz].copy(), indices[:nnz].copy(), row_nnz
+        return data[:nnz], indices[:nnz], row_nnz
 
     with ThreadPoolExecutor(min(usable_cores(), len(starts))) as pool:
-        parts = list(pool.map(block, range(len(starts))))
-    data, indices, row_nnz = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(row_nnz, out=indptr[1:])
-    index_dtype = np.int32 if indptr[-1] < np.iinfo(np.int32).max else np.int64
-    return sparse.csr_matrix(
-        (data, indices.astype(index_dtype), indptr.astype(index_dtype)), shape=(n_rows, n_genes)
-    )
+        parts = pool.map(block, range(len(starts)))
+        counts = RowsBuffer(n_rows, n_genes)
+        for data, indices, row_nnz in parts:
+            counts.append(data, indices, row_nnz)
+    return counts.to_csr()

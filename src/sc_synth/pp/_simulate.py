@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 
+from .._core._csr import RowsBuffer
 from .._threads import usable_cores
 from ._dask import computed_in_order
 from ._design import Design, DesignTruth, check_design
@@ -571,65 +571,13 @@ def _pieces(inputs: _ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece 
 
 
 def _assemble(adata: AnnData, pieces: Iterator, dropout: bool) -> AnnData:
-    counts = _RowsBuffer(adata.n_obs, adata.n_vars)
-    truths = _RowsBuffer(adata.n_obs, adata.n_vars)
+    counts = RowsBuffer(adata.n_obs, adata.n_vars)
+    truths = RowsBuffer(adata.n_obs, adata.n_vars)
     for count_part, true_part in pieces:
-        counts.append(count_part)
+        counts.append(count_part.data, count_part.indices, count_part.row_nnz)
         if dropout:
-            truths.append(true_part)
+            truths.append(true_part.data, true_part.indices, true_part.row_nnz)
     adata.X = counts.to_csr()
     if dropout:
         adata.layers["true_counts"] = truths.to_csr()
     return adata
-
-
-class _RowsBuffer:
-    """CSR rows appended piece by piece into arrays sized from the density seen so far.
-
-    On the first piece the arrays are allocated at the projected size of all ``n_rows`` rows
-    plus a margin: pages never written are never resident, so the margin costs no memory, and
-    the result needs no copy. Should the projection fall short, ``ndarray.resize`` grows the
-    arrays in place (large blocks are remapped, not copied), so the peak stays near the size of
-    the result.
-    """
-
-    _MARGIN = 1.25
-
-    def __init__(self, n_rows: int, n_genes: int) -> None:
-        self.n_rows = n_rows
-        self.n_genes = n_genes
-        self.data = np.empty(0, dtype=np.float32)
-        self.indices = np.empty(0, dtype=np.int32)
-        self.row_nnz: list[np.ndarray] = []
-        self.rows = 0
-        self.nnz = 0
-
-    def append(self, piece: Piece) -> None:
-        end = self.nnz + piece.data.size
-        self.rows += piece.row_nnz.size
-        if end > self.data.size:
-            projected = int(end / self.rows * self.n_rows * self._MARGIN)
-            capacity = min(max(end, projected), self.n_rows * self.n_genes)
-            if self.nnz == 0:
-                self.data = np.empty(capacity, dtype=np.float32)
-                self.indices = np.empty(capacity, dtype=np.int32)
-            else:
-                self.data.resize(capacity, refcheck=False)
-                self.indices.resize(capacity, refcheck=False)
-        self.data[self.nnz : end] = piece.data
-        self.indices[self.nnz : end] = piece.indices
-        self.row_nnz.append(piece.row_nnz)
-        self.nnz = end
-
-    def to_csr(self) -> sparse.csr_matrix:
-        self.data.resize(self.nnz, refcheck=False)
-        self.indices.resize(self.nnz, refcheck=False)
-        index_dtype = np.int32 if self.nnz < np.iinfo(np.int32).max else np.int64
-        row_nnz = np.concatenate(self.row_nnz)
-        indptr = np.zeros(row_nnz.size + 1, dtype=index_dtype)
-        np.cumsum(row_nnz, out=indptr[1:])
-        return sparse.csr_matrix(
-            (self.data, self.indices.astype(index_dtype, copy=False), indptr),
-            shape=(row_nnz.size, self.n_genes),
-            copy=False,
-        )

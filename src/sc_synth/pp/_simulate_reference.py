@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._core._csr import RowsBuffer
 from .._validation import check_obs_key
 from ._copula import draw_counts, zero_bounds
 from ._dask import computed_in_order
@@ -195,12 +196,9 @@ def simulate_reference(
     pieces = computed_in_order(_simulate_chunk, inputs, starts)
     if out is not None:
         return write_zarr(adata, ((piece, None) for piece in pieces), False, out)
-    # Imported here: _simulate dispatches to this module.
-    from ._simulate import _RowsBuffer
-
-    buffer = _RowsBuffer(n_cells, n_genes)
+    buffer = RowsBuffer(n_cells, n_genes)
     for piece in pieces:
-        buffer.append(piece)
+        buffer.append(piece.data, piece.indices, piece.row_nnz)
     adata.X = buffer.to_csr()
     return adata
 

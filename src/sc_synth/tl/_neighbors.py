@@ -25,6 +25,8 @@ import numba
 import numpy as np
 import torch
 
+from .._core._manifold import in_ball
+
 _TILE = 2048  # square tiles of 16 MiB of float32 products, one buffer per worker
 _STRETCH = 128  # columns tested at once before single entries are looked at
 _EXTRA = 8  # candidates kept beyond the k-th, so the exactness check almost never falls back
@@ -33,6 +35,8 @@ _SMALL = 1 << 22  # below this many point pairs, a second worker costs more than
 # Vector instructions need reassociation; every value they produce is only compared with a
 # threshold that carries its own rounding allowance, or recomputed exactly.
 _FAST = {"nnan", "ninf", "nsz", "reassoc", "contract"}
+# The ball rule, for the exact decisions; the float32 filters only bracket its threshold.
+_in_ball = numba.njit(cache=True, nogil=True, inline="always")(in_ball)
 
 
 def _tolerance(n_dims: int) -> float:
@@ -294,10 +298,10 @@ def _scan_balls(
                 continue
             for c in range(c0, c1):
                 d = a_sq[i] + b_tile_sq[c] - 2.0 * row[c]
-                if lo_a <= d < hi_a and _sqdist(a64[i], b64[j0 + c]) < a_rad[i]:
+                if lo_a <= d < hi_a and _in_ball(_sqdist(a64[i], b64[j0 + c]), a_rad[i]):
                     tile_counts[c] += 1
                     covered = True
-                if lo_b[c] <= d < hi_b[c] and _sqdist(a64[i], b64[j0 + c]) < b_rad[j0 + c]:
+                if lo_b[c] <= d < hi_b[c] and _in_ball(_sqdist(a64[i], b64[j0 + c]), b_rad[j0 + c]):
                     reached = True
         a_covered[i] = covered
         a_reached[i] = reached

@@ -9,6 +9,7 @@ import torch
 from scvi.train import TrainingPlan
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ..._core._manifold import in_ball
 from ._module import GANModule
 
 #: Optimisation arguments a user may set through ``train_gan(**kwargs)``.
@@ -40,7 +41,8 @@ def _precision_recall(
     """k-NN manifold precision and recall (Kynkäänniemi et al. 2019) within one minibatch.
 
     Precision: share of generated cells inside some real cell's k-NN ball; recall: share of real
-    cells inside some generated cell's ball. Mode collapse shows as falling recall.
+    cells inside some generated cell's ball, by the evaluation's ball rule
+    (:func:`~sc_synth._core._manifold.in_ball`). Mode collapse shows as falling recall.
     """
     k = min(k, len(real) - 1)
 
@@ -48,8 +50,8 @@ def _precision_recall(
         return torch.cdist(x, x).kthvalue(k + 1, dim=1).values
 
     cross = torch.cdist(fake, real)
-    precision = (cross <= radii(real)[None, :]).any(1).float().mean()
-    recall = (cross <= radii(fake)[:, None]).any(0).float().mean()
+    precision = in_ball(cross, radii(real)[None, :]).any(1).float().mean()
+    recall = in_ball(cross, radii(fake)[:, None]).any(0).float().mean()
     return precision, recall
 
 
