@@ -4,9 +4,7 @@ import pytest
 from scipy import sparse, stats
 
 import sc_synth as ss
-from sc_synth._core._negative_binomial import TILE
 from sc_synth.pp import SimParams, _store
-from sc_synth.pp._splat import Expression, simulate_cells
 
 
 def _moment_dispersion(counts, lib):
@@ -15,73 +13,6 @@ def _moment_dispersion(counts, lib):
     p = x.sum(0) / lib.sum()
     mu = lib[:, None] * p[None, :]
     return (((x - mu) ** 2 - mu).sum(0)) / (mu**2).sum(0), p
-
-
-def _draw_entries(mean, phi, n_cells=128, n_genes=4000, seed=0, dropout=None):
-    """Counts (and counts before dropout) of entries that all have this mean and BCV²."""
-    table = np.full((1, n_genes), 1.0 / n_genes)
-    # with bcv_common = 0 the BCV is factor / sqrt(mean)
-    genes = Expression(table, 1.0 / np.sqrt(table), 0.0, np.full(n_genes, np.sqrt(phi * mean)))
-    lib = np.full(n_cells, mean * n_genes)
-    pieces = simulate_cells(seed, 0, lib, np.zeros(n_cells, dtype=int), genes, dropout)
-
-    def dense(piece):
-        x = sparse.csr_matrix(
-            (piece.data, piece.indices, np.r_[0, np.cumsum(piece.row_nnz)]),
-            shape=(n_cells, n_genes),
-        )
-        return x.toarray().ravel()
-
-    return [None if piece is None else dense(piece) for piece in pieces]
-
-
-# (mean, BCV²): tiny to large means, strong to negligible overdispersion; means above 100 and
-# gamma scales mean·BCV² above 64 take the gamma-Poisson path, the others CDF inversion.
-NB_CASES = [(0.05, 4.0), (1.0, 0.7), (3.0, 0.5), (10.0, 1e-8), (39.0, 1.5), (90.0, 0.3),
-            (150.0, 0.02), (5.0, 20.0)]  # fmt: skip
-
-
-@pytest.mark.parametrize(("mean", "phi"), NB_CASES)
-def test_counts_are_negative_binomial(mean, phi):
-    counts, _ = _draw_entries(mean, phi)
-    dist = stats.nbinom(1 / phi, 1 / (1 + mean * phi))
-    m, v, _, kurtosis = dist.stats(moments="mvsk")
-    n = counts.size
-    assert abs(counts.mean() - m) < 5 * np.sqrt(v / n)
-    assert abs(counts.var() - v) < 5 * np.sqrt((kurtosis + 2) * v**2 / n)
-    p0 = dist.pmf(0)
-    assert abs((counts == 0).mean() - p0) < 5 * np.sqrt(p0 * (1 - p0) / n) + 1e-12
-    # Chi-squared goodness of fit, bins with fewer than 20 expected counts pooled.
-    observed = np.bincount(counts.astype(int))
-    expected = dist.pmf(np.arange(observed.size)) * n
-    big = expected >= 20
-    observed = np.r_[observed[big], observed[~big].sum()]
-    expected = np.r_[expected[big], n - expected[big].sum()]
-    chi2 = ((observed - expected) ** 2 / expected).sum()
-    assert stats.chi2.sf(chi2, observed.size - 1) > 1e-3
-
-
-@pytest.mark.parametrize(
-    ("mean", "phi", "values"),
-    [(4.0, 0.3, [1, 3, 6]), (60.0, 0.05, [55, 60]), (150.0, 0.02, [140, 150])],
-)
-def test_dropout_given_count_matches_gamma_poisson(mean, phi, values):
-    # Splat drops a count with a probability set by its gamma mean λ; the sampler draws λ after
-    # the count, from its law given the count, which must give the same drop rates per count.
-    mid, shape = 1.0, -0.3
-    n_cells = 256
-    dropout = (np.full(n_cells, mid), np.full(n_cells, shape))
-    kept, true = _draw_entries(mean, phi, n_cells=n_cells, dropout=dropout)
-    assert np.all((kept == true) | (kept == 0))
-    rng = np.random.default_rng(1)
-    lam = rng.gamma(1 / phi, mean * phi, 4 * true.size)
-    reference = rng.poisson(lam)
-    drop_prob = 1 / (1 + np.exp(-shape * (np.log(lam) - mid)))
-    for y in values:
-        ours = (kept[true == y] == 0).mean()
-        theirs = drop_prob[reference == y].mean()
-        se = np.sqrt(theirs * (1 - theirs) * (1 / (true == y).sum() + 1 / (reference == y).sum()))
-        assert abs(ours - theirs) < 5 * se
 
 
 def test_output_layout():
@@ -234,21 +165,6 @@ def test_dropout_per_unit(dropout_type, n):
     }[dropout_type]
     # A higher midpoint drops more.
     assert stats.spearmanr(mids[np.asarray(unit)], lost)[0] > 0.6
-
-
-def test_same_seed_same_counts_whatever_the_chunking():
-    kwargs = {"group_prob": [0.5, 0.5], "batch_cells": [130, 170], "dropout_type": "experiment"}
-    # more genes than a tile of the sampler, and a depth at which some means take the
-    # gamma-Poisson path
-    n_genes = TILE + 500
-    base = ss.pp.simulate(300, n_genes, seed=11, **kwargs)
-    for chunk_size in (1, 100, 1000):
-        other = ss.pp.simulate(300, n_genes, seed=11, chunk_size=chunk_size, **kwargs)
-        assert (base.X != other.X).nnz == 0
-        assert (base.layers["true_counts"] != other.layers["true_counts"]).nnz == 0
-        assert base.obs.equals(other.obs)
-    different = ss.pp.simulate(300, n_genes, seed=12, **kwargs)
-    assert (base.X != different.X).nnz > 0
 
 
 def test_params_object_and_overrides():
@@ -527,66 +443,3 @@ def test_paths_zarr_out_keeps_steps_and_path_factors(tmp_path):
         for key, value in memory.varm.items():
             assert np.array_equal(adata.varm[key], value)
     assert (back.X != memory.X).nnz == 0
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"method": "trajectory"}, r"`method` must be one of \('single', 'groups', 'paths'\)"),
-        ({"method": "single", "group_prob": [0.5, 0.5]}, r"`method='single'` simulates one group"),
-        ({"path_from": [0, 3]}, r"`path_from` values must be 0 .* from 1 to 2, got 3"),
-        ({"path_from": [2, 1]}, r"paths \[1, 2\] start from one another"),
-        ({"path_from": [0, 2]}, r"path 2 starts from itself"),
-        ({"path_from": 1}, r"path 1 starts from itself"),
-        ({"path_from": [0, 1, 1]}, r"`path_from` must be one number or one per path \(2\)"),
-        ({"path_n_steps": 0}, r"`path_n_steps` must be an integer >= 1, got 0"),
-        ({"path_n_steps": [10, -1]}, r"`path_n_steps` must be an integer >= 1"),
-        ({"path_skew": 1.5}, r"`path_skew` must be a real number in \[0, 1\]"),
-        ({"path_nonlinear_prob": -0.1}, r"`path_nonlinear_prob` must be a real number in"),
-        ({"path_sigma_fac": -1.0}, r"`path_sigma_fac` must be a real number >= 0"),
-    ],
-)
-def test_bad_path_input(kwargs, match):
-    kwargs = {"group_prob": [0.5, 0.5], "method": "paths"} | kwargs
-    with pytest.raises(ValueError, match=match):
-        ss.pp.simulate(100, 50, **kwargs)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"n_cells": 0}, ValueError, r"`n_cells` must be an integer >= 1"),
-        ({"n_cells": 10.5}, TypeError, r"`n_cells` must be an integer"),
-        ({"n_genes": -3}, ValueError, r"`n_genes` must be an integer >= 1"),
-        ({"seed": -1}, ValueError, r"`seed` must be an integer >= 0"),
-        ({"chunk_size": 0}, ValueError, r"`chunk_size`"),
-        ({"batch_cells": [500, 400]}, ValueError, r"`batch_cells` must add up to `n_cells`"),
-        ({"batch_cells": [1000, -0]}, ValueError, r"`batch_cells` must be an integer >= 1"),
-        ({"batch_cells": "10"}, TypeError, r"`batch_cells`"),
-        ({"group_prob": [0.5, 0.6]}, ValueError, r"`group_prob` must sum to 1"),
-        ({"group_prob": [1.5, -0.5]}, ValueError, r"`group_prob` must hold .* in \[0, 1\]"),
-        ({"de_prob": 1.2}, ValueError, r"`de_prob` must be a real number in \[0, 1\]"),
-        ({"dropout_type": "gene"}, ValueError, r"`dropout_type` must be one of"),
-        ({"de_prb": 0.1}, TypeError, r"Unknown simulation parameter"),
-        ({"params": {"de_prob": 0.1}}, TypeError, r"`params` must be a SimParams"),
-        ({"reference": np.ones((3, 3))}, TypeError, r"`reference` must be an AnnData"),
-        (
-            {"group_prob": [0.5, 0.5], "de_prob": [0.1, 0.2, 0.3]},
-            ValueError,
-            r"`de_prob` must be one number or one per group \(2\)",
-        ),
-        (
-            {"batch_cells": [500, 500], "batch_fac_loc": [0.1, 0.2, 0.3]},
-            ValueError,
-            r"`batch_fac_loc` must be one number or one per batch",
-        ),
-        (
-            {"dropout_type": "cell", "dropout_mid": [0.0, 1.0]},
-            ValueError,
-            r"`dropout_mid` must be one number or one per cell \(1000\)",
-        ),
-    ],
-)
-def test_bad_input(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        ss.pp.simulate(**kwargs)

@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._core._csr import RowsBuffer
-from .._threads import usable_cores
 from ._dask import computed_in_order
-from ._design import Design, DesignTruth, check_design
-from ._estimate import _reference_genes, estimate_params
-from ._params import (
-    PER_BATCH,
-    PER_DROPOUT_UNIT,
-    PER_GROUP,
-    PER_PATH,
-    SimParams,
-    check_count,
-    check_names,
-    check_path_from,
-    check_probabilities,
-)
+from ._design import DesignTruth
+from ._params import SimParams
 from ._reference import ReferenceParams
+from ._simulate_chunks import ChunkInputs, assemble, pieces, simulate_chunk
+from ._simulate_plan import Plan, check_group_prob, plan_simulation
 from ._simulate_reference import simulate_labelled
 from ._splat import (
-    BLOCK_CELLS,
-    Expression,
     GeneTruth,
-    Piece,
     cell_stream,
     draw_genes,
     draw_steps,
@@ -44,12 +26,8 @@ from ._splat import (
     gene_stream,
     library_sizes,
     per_unit,
-    simulate_cells,
 )
 from ._store import write_zarr
-
-# Cells per chunk aim at this many cells × genes entries when `chunk_size` is not given.
-_AUTO_CHUNK_ENTRIES = 2**21
 
 
 def simulate(
@@ -230,14 +208,14 @@ def simulate(
             batch_key=batch_key, correlation=correlation, group_prob=group_prob, seed=seed,
             chunk_size=chunk_size, out=out, batch_cells=batch_cells,
             design_args=(n_samples, sample_cells, condition_prob, sample_condition),
-            splat_params=splat_params, group_check=_check_group_prob,
+            splat_params=splat_params, group_check=check_group_prob,
         )  # fmt: skip
     if correlation is not None:
         raise ValueError(
             "`correlation` applies to reference mode only (with `labels_key`, `batch_key` or "
             "ReferenceParams); the Splat model has no gene-gene correlation to switch."
         )
-    plan = _plan(
+    plan = plan_simulation(
         n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, out,
         (n_samples, sample_cells, condition_prob, sample_condition), splat_params,
     )  # fmt: skip
@@ -265,34 +243,10 @@ def simulate(
     inputs = _chunk_inputs(plan, truth, cells, design)
     starts = range(0, plan.n_cells, plan.chunk_cells)
     if plan.out is None:
-        return _assemble(adata, _pieces(inputs, starts), plan.dropout)
+        return assemble(adata, pieces(inputs, starts), plan.dropout)
     return write_zarr(
-        adata, computed_in_order(_simulate_chunk, inputs, starts), plan.dropout, plan.out
+        adata, computed_in_order(simulate_chunk, inputs, starts), plan.dropout, plan.out
     )
-
-
-@dataclass
-class _Plan:
-    n_cells: int
-    n_genes: int
-    batch_cells: list[int]
-    group_prob: list[float]
-    params: SimParams
-    seed: int
-    chunk_cells: int
-    gene_names: pd.Index
-    reference_means: np.ndarray | None
-    reference_bcv_factor: np.ndarray | None
-    out: Path | None
-    design: Design | None
-
-    @property
-    def dropout(self) -> bool:
-        return self.params.dropout_type != "none"
-
-    @property
-    def paths(self) -> bool:
-        return self.params.method == "paths"
 
 
 @dataclass
@@ -303,114 +257,7 @@ class _Cells:
     dropout_shape: np.ndarray
 
 
-def _plan(
-    n_cells,
-    n_genes,
-    batch_cells,
-    group_prob,
-    params,
-    seed,
-    chunk_size,
-    reference,
-    out,
-    design_args,
-    splat_params,
-) -> _Plan:
-    """Check every argument, raising before any work, and gather what the simulation needs."""
-    n_cells = check_count("n_cells", n_cells)
-    n_genes = check_count("n_genes", n_genes)
-    seed = check_count("seed", seed, minimum=0)
-    if chunk_size is not None:
-        chunk_size = check_count("chunk_size", chunk_size)
-    batch_cells = _check_batch_cells(batch_cells, n_cells)
-    group_prob = _check_group_prob(group_prob)
-    if params is not None and not isinstance(params, SimParams):
-        raise TypeError(f"`params` must be a SimParams or None, got {type(params).__name__}.")
-    check_names(splat_params)
-    if reference is not None and not isinstance(reference, AnnData):
-        raise TypeError(f"`reference` must be an AnnData or None, got {type(reference).__name__}.")
-    if out is not None:
-        if not isinstance(out, str | os.PathLike):
-            raise TypeError(f"`out` must be a path (str or os.PathLike), got {out!r}.")
-        out = Path(out)
-        if out.exists():
-            raise ValueError(f"`out` must be a new path; {str(out)!r} already exists.")
-
-    reference_means = reference_bcv_factor = None
-    gene_names = pd.Index([f"Gene{i}" for i in range(1, n_genes + 1)])
-    if reference is not None:
-        base = estimate_params(reference)
-        reference_means, reference_bcv_factor = _reference_genes(reference, base)
-        gene_names = pd.Index(reference.var_names.astype(str))
-        n_genes = reference.n_vars
-        if params is None:
-            params = base
-    params = (params or SimParams()).replace(**splat_params)
-    _check_lengths(params, len(batch_cells), len(group_prob), n_cells)
-    if params.method == "single" and len(group_prob) > 1:
-        raise ValueError(
-            f"`method='single'` simulates one group; `group_prob` must be None or one "
-            f"probability, got {len(group_prob)} groups (use method='groups' or 'paths')."
-        )
-
-    if chunk_size is None:
-        chunk_size = _AUTO_CHUNK_ENTRIES // n_genes
-    chunk_cells = max(1, -(-chunk_size // BLOCK_CELLS)) * BLOCK_CELLS
-    design = check_design(n_cells, *design_args, params, len(group_prob))
-    return _Plan(
-        n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_cells, gene_names,
-        reference_means, reference_bcv_factor, out, design,
-    )  # fmt: skip
-
-
-def _check_batch_cells(batch_cells, n_cells: int) -> list[int]:
-    if batch_cells is None:
-        return [n_cells]
-    if isinstance(batch_cells, Integral) and not isinstance(batch_cells, bool):
-        batch_cells = [batch_cells]
-    if isinstance(batch_cells, str) or not isinstance(batch_cells, Sequence | np.ndarray):
-        raise TypeError(
-            f"`batch_cells` must be a sequence of cell counts per batch, got {batch_cells!r}."
-        )
-    if len(batch_cells) == 0:
-        raise ValueError("`batch_cells` must list at least one batch.")
-    counts = [check_count("batch_cells", b) for b in batch_cells]
-    if sum(counts) != n_cells:
-        raise ValueError(
-            f"`batch_cells` must add up to `n_cells` ({n_cells}); got {counts} (sum {sum(counts)})."
-        )
-    return counts
-
-
-def _check_group_prob(group_prob) -> list[float]:
-    if group_prob is None:
-        return [1.0]
-    return check_probabilities("group_prob", group_prob)
-
-
-def _check_lengths(params: SimParams, n_batches: int, n_groups: int, n_cells: int) -> None:
-    """Per-unit parameters must have one value per unit, and `path_from` no cycles."""
-    units = dict.fromkeys(PER_BATCH, ("batch", n_batches))
-    units |= dict.fromkeys(PER_GROUP, ("group", n_groups))
-    units |= dict.fromkeys(PER_PATH, ("path", n_groups))
-    dropout_units = {
-        "experiment": ("experiment", 1),
-        "batch": ("batch", n_batches),
-        "group": ("group", n_groups),
-        "cell": ("cell", n_cells),
-    }
-    if params.dropout_type in dropout_units:
-        units |= dict.fromkeys(PER_DROPOUT_UNIT, dropout_units[params.dropout_type])
-    for name, (unit, n) in units.items():
-        value = getattr(params, name)
-        if isinstance(value, tuple) and len(value) not in (1, n):
-            raise ValueError(
-                f"`{name}` must be one number or one per {unit} ({n}), got {len(value)} values."
-            )
-    check_path_from(params.path_from, n_groups)
-
-
-def _draw_cells(plan: _Plan, design: DesignTruth | None) -> _Cells:
+def _draw_cells(plan: Plan, design: DesignTruth | None) -> _Cells:
     """Library sizes, group labels and (with paths) steps of every cell, from the per-cell stream.
 
     With a design, groups follow each sample's composition, from the design's streams.
@@ -457,12 +304,12 @@ def _draw_cells(plan: _Plan, design: DesignTruth | None) -> _Cells:
     )
 
 
-def _group_names(plan: _Plan) -> list[str]:
+def _group_names(plan: Plan) -> list[str]:
     prefix = "Path" if plan.paths else "Group"
     return [f"{prefix}{g}" for g in range(1, len(plan.group_prob) + 1)]
 
 
-def _var(plan: _Plan, truth: GeneTruth, design: DesignTruth | None) -> pd.DataFrame:
+def _var(plan: Plan, truth: GeneTruth, design: DesignTruth | None) -> pd.DataFrame:
     columns = {
         "base_gene_mean": truth.base_gene_mean,
         "outlier_factor": truth.outlier_factor,
@@ -486,7 +333,7 @@ def _var(plan: _Plan, truth: GeneTruth, design: DesignTruth | None) -> pd.DataFr
     return pd.DataFrame(columns, index=plan.gene_names)
 
 
-def _varm(plan: _Plan, truth: GeneTruth, design: DesignTruth | None) -> dict[str, np.ndarray]:
+def _varm(plan: Plan, truth: GeneTruth, design: DesignTruth | None) -> dict[str, np.ndarray]:
     """Genes × steps factors of every path, or genes × samples factors of a design."""
     if design is not None:
         return design.varm()
@@ -498,7 +345,7 @@ def _varm(plan: _Plan, truth: GeneTruth, design: DesignTruth | None) -> dict[str
     }
 
 
-def _record(plan: _Plan, design: DesignTruth | None) -> dict:
+def _record(plan: Plan, design: DesignTruth | None) -> dict:
     record = {
         "params": plan.params.to_dict(),
         "n_cells": plan.n_cells,
@@ -513,28 +360,15 @@ def _record(plan: _Plan, design: DesignTruth | None) -> dict:
     return record
 
 
-@dataclass
-class _ChunkInputs:
-    """What simulating any chunk of cells needs, shared by all chunks."""
-
-    seed: int
-    chunk_cells: int
-    genes: Expression
-    lib_size: np.ndarray
-    profile_index: np.ndarray
-    # per-cell dropout midpoints and shapes; None without dropout
-    dropout: tuple[np.ndarray, np.ndarray] | None
-
-
 def _chunk_inputs(
-    plan: _Plan, truth: GeneTruth, cells: _Cells, design: DesignTruth | None
-) -> _ChunkInputs:
+    plan: Plan, truth: GeneTruth, cells: _Cells, design: DesignTruth | None
+) -> ChunkInputs:
     table, profile_index = None, cells.profile_index
     if design is not None:
         table, profile_index = design.profiles(
             truth, cells.obs["batch"].cat.codes.to_numpy(), cells.obs["group"].cat.codes.to_numpy()
         )
-    return _ChunkInputs(
+    return ChunkInputs(
         seed=plan.seed,
         chunk_cells=plan.chunk_cells,
         genes=expression(truth, plan.params.bcv_common, table),
@@ -542,42 +376,3 @@ def _chunk_inputs(
         profile_index=profile_index,
         dropout=(cells.dropout_mid, cells.dropout_shape) if plan.dropout else None,
     )
-
-
-def _simulate_chunk(inputs: _ChunkInputs, start: int) -> tuple[Piece, Piece | None]:
-    """Simulate the chunk of cells from ``start`` on: counts, and counts before dropout."""
-    cut = slice(start, start + inputs.chunk_cells)
-    dropout = None if inputs.dropout is None else tuple(d[cut] for d in inputs.dropout)
-    return simulate_cells(
-        inputs.seed, start, inputs.lib_size[cut], inputs.profile_index[cut], inputs.genes, dropout
-    )
-
-
-def _pieces(inputs: _ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece | None]]:
-    """Chunks in order, simulated by a few threads (the compiled sampler releases the GIL).
-
-    At most two chunks per thread are in flight, so that pieces not yet copied into the result
-    never add up to much memory.
-    """
-    n_workers = min(usable_cores(), len(starts))
-    with ThreadPoolExecutor(n_workers) as pool:
-        pending: deque = deque()
-        for start in starts:
-            pending.append(pool.submit(_simulate_chunk, inputs, start))
-            if len(pending) >= 2 * n_workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def _assemble(adata: AnnData, pieces: Iterator, dropout: bool) -> AnnData:
-    counts = RowsBuffer(adata.n_obs, adata.n_vars)
-    truths = RowsBuffer(adata.n_obs, adata.n_vars)
-    for count_part, true_part in pieces:
-        counts.append(count_part.data, count_part.indices, count_part.row_nnz)
-        if dropout:
-            truths.append(true_part.data, true_part.indices, true_part.row_nnz)
-    adata.X = counts.to_csr()
-    if dropout:
-        adata.layers["true_counts"] = truths.to_csr()
-    return adata
