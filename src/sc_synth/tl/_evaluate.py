@@ -170,25 +170,26 @@ def evaluate(
 
     Returns
     -------
-    One row per compared set, reference row first, then baseline, then the synthetic sets in
-    their given order; with ``groupby`` every set has a row for all its cells (``group`` is
-    ``"all"``) followed by one row per label of ``real`` (of the labels compared, see above). The
-    index is the set name, or ``"<name> | <label>"`` for label rows. Columns:
+    DataFrame
+        One row per compared set, reference row first, then baseline, then the synthetic sets in
+        their given order; with ``groupby`` every set has a row for all its cells (``group`` is
+        ``"all"``) followed by one row per label of ``real`` (of the labels compared, see above). The
+        index is the set name, or ``"<name> | <label>"`` for label rows. Columns:
 
-    - ``synthetic`` (set name) and ``group``;
-    - ``n_real``, ``n_synthetic``: the row's cells on each side of the comparison: in half A (or
-      the part of it that meets a smaller set) and in the compared set after its subsampling
-      (half B for the reference row, the baseline's draws for the baseline row);
-    - ``n_cells``: cells per side actually compared, the smaller of the two after subsampling;
-    - ``k``: the neighbourhood size used, ``min(k, n_cells - 1)``, so that rare labels get
-      numbers too: compare rows of one label at equal ``k``;
-    - the metric columns above; with ``n_repeats > 1`` their means over the seeds, each
-      followed by ``<metric>_sd`` (sizes and notes are those of the first seed);
-    - ``note``: empty, or why a row is special: a lowered ``k``, the labels an ``"all"`` row is
-      restricted to, or why its metrics are NaN. Rows with fewer than 3 cells on either side
-      have NaN metrics, named in a warning; so have the rows of labels a set does not hold.
+        - ``synthetic`` (set name) and ``group``;
+        - ``n_real``, ``n_synthetic``: the row's cells on each side of the comparison: in half A (or
+          the part of it that meets a smaller set) and in the compared set after its subsampling
+          (half B for the reference row, the baseline's draws for the baseline row);
+        - ``n_cells``: cells per side actually compared, the smaller of the two after subsampling;
+        - ``k``: the neighbourhood size used, ``min(k, n_cells - 1)``, so that rare labels get
+          numbers too: compare rows of one label at equal ``k``;
+        - the metric columns above; with ``n_repeats > 1`` their means over the seeds, each
+          followed by ``<metric>_sd`` (sizes and notes are those of the first seed);
+        - ``note``: empty, or why a row is special: a lowered ``k``, the labels an ``"all"`` row is
+          restricted to, or why its metrics are NaN. Rows with fewer than 3 cells on either side
+          have NaN metrics, named in a warning; so have the rows of labels a set does not hold.
 
-    The same table is written to ``real.uns[key_added]``; nothing else of the inputs is changed.
+        The same table is written to ``real.uns[key_added]``; nothing else of the inputs is changed.
     """
     families = _check_metrics(metrics, groupby)
     if not isinstance(k, int | np.integer) or k < 1:
