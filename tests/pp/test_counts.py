@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from scipy import sparse, stats
 
-from sc_synth.pp._splat import Expression, simulate_cells
+from sc_synth.pp._counts import simulate_cells
+from sc_synth.pp._splat import Expression
 
 
 def _draw_entries(mean, phi, n_cells=128, n_genes=4000, seed=0, dropout=None):

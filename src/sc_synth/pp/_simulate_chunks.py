@@ -12,7 +12,8 @@ from anndata import AnnData
 
 from .._core._csr import RowsBuffer
 from .._threads import usable_cores
-from ._splat import Expression, Piece, simulate_cells
+from ._counts import simulate_cells
+from ._splat import Expression, Piece
 
 
 @dataclass

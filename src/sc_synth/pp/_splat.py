@@ -1,9 +1,9 @@
-"""The Splat model's random steps: gene-level truth drawn once, counts drawn per block of cells.
+"""The Splat model's random steps: gene-level truth drawn once, the streams of the counts.
 
 Randomness is split so that results do not depend on how cells are grouped for work:
 gene-level draws and per-cell draws (library sizes, groups) come from their own streams,
 and the count noise of every block of ``BLOCK_CELLS`` consecutive cells comes from a stream
-keyed by the block's index alone.
+keyed by the block's index alone (:func:`~sc_synth.pp._counts.simulate_cells` draws them).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-
-from ._counts import draw_block
 
 BLOCK_CELLS = 64
 
@@ -329,80 +327,3 @@ class Piece:
     data: np.ndarray
     indices: np.ndarray
     row_nnz: np.ndarray
-
-
-# Values a piece has room for at first: as many as a default chunk has entries (see _simulate).
-_FIRST_ROOM = 2**21
-
-
-def _with_room(piece: Piece, nnz: int, room: int) -> Piece:
-    """``piece``, or a copy of its first ``nnz`` values with room for ``room`` more after them.
-
-    The sampler writes every entry's slot before knowing which are zero, so a block of rows
-    needs room for all its entries; pages past the values written are never touched. Capacity
-    at least doubles when it grows, so copies cost little even for huge chunks.
-    """
-    if nnz + room <= piece.data.size:
-        return piece
-    capacity = max(2 * piece.data.size, nnz + room)
-    data = np.empty(capacity, dtype=np.float32)
-    indices = np.empty(capacity, dtype=np.int32)
-    data[:nnz] = piece.data[:nnz]
-    indices[:nnz] = piece.indices[:nnz]
-    return Piece(data, indices, piece.row_nnz)
-
-
-def _empty_rows(n_rows: int, n_genes: int) -> Piece:
-    room = min(n_rows * n_genes, max(BLOCK_CELLS * n_genes, _FIRST_ROOM))
-    return Piece(
-        data=np.empty(room, dtype=np.float32),
-        indices=np.empty(room, dtype=np.int32),
-        row_nnz=np.empty(n_rows, dtype=np.int64),
-    )
-
-
-def simulate_cells(
-    seed: int,
-    first_cell: int,
-    lib_size: np.ndarray,
-    profile_index: np.ndarray,
-    genes: Expression,
-    dropout: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[Piece, Piece | None]:
-    """Simulate the cells from ``first_cell`` (a multiple of ``BLOCK_CELLS``) on.
-
-    Each block of ``BLOCK_CELLS`` cells draws from its own streams (see
-    :mod:`~sc_synth.pp._counts`). Returns the counts and, with dropout, the counts before
-    dropout (else ``None``); ``dropout`` holds the per-cell logistic midpoints and shapes.
-    """
-    n_rows, n_genes = lib_size.shape[0], genes.profile_table.shape[1]
-    counts = _empty_rows(n_rows, n_genes)
-    truth = _empty_rows(n_rows, n_genes) if dropout is not None else _empty_rows(0, 0)
-    # fixed dtypes and layouts, so that one compiled (and cached) version of the sampler serves
-    lib_size = np.ascontiguousarray(lib_size, dtype=np.float64)
-    profile_index = np.ascontiguousarray(profile_index, dtype=np.int64)
-    mid, shape = (
-        (np.ascontiguousarray(d, dtype=np.float64) for d in dropout)
-        if dropout is not None
-        else (np.empty(0), np.empty(0))
-    )
-    nnz = true_nnz = 0
-    for first in range(0, n_rows, BLOCK_CELLS):
-        cut = slice(first, min(first + BLOCK_CELLS, n_rows))
-        room = (cut.stop - cut.start) * n_genes
-        counts = _with_room(counts, nnz, room)
-        if dropout is not None:
-            truth = _with_room(truth, true_nnz, room)
-        block = (first_cell + first) // BLOCK_CELLS
-        rng = block_stream(seed, block)
-        drop_rng = dropout_stream(seed, block) if dropout is not None else rng
-        nnz, true_nnz = draw_block(
-            rng, rng.integers(2**64, dtype=np.uint64), drop_rng, lib_size[cut], profile_index[cut],
-            genes.profile_table, genes.rsqrt_table, genes.bcv_common, genes.bcv_factor,
-            dropout is not None, mid[cut], shape[cut], counts.data, counts.indices,
-            counts.row_nnz[cut], truth.data, truth.indices, truth.row_nnz[cut], nnz, true_nnz,
-        )  # fmt: skip
-    counts = Piece(counts.data[:nnz], counts.indices[:nnz], counts.row_nnz)
-    if dropout is None:
-        return counts, None
-    return counts, Piece(truth.data[:true_nnz], truth.indices[:true_nnz], truth.row_nnz)
