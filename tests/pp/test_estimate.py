@@ -4,7 +4,7 @@ from anndata import AnnData
 from scipy import sparse
 
 import sc_synth as ss
-from sc_synth.pp._estimate import _dispersion_moments
+from sc_synth.pp._estimate_fits import dispersion_moments
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_bcv_not_inflated_by_dropout():
     # the dropout zeros: the estimator must not follow them.
     counts = adata.X.astype(float)
     lib = np.asarray(counts.sum(1)).ravel()
-    phi, p, _ = _dispersion_moments(sparse.csr_matrix(counts), lib, positive_only=False)
+    phi, p, _ = dispersion_moments(sparse.csr_matrix(counts), lib, positive_only=False)
     mu = lib.mean() * p
     high = mu > 50
     inflated = np.median(np.sqrt(phi[high]) / (truth + 1 / np.sqrt(mu[high])))
