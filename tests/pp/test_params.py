@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from sc_synth.pp import SimParams
-from sc_synth.pp._params import check_path_from
 
 
 def test_defaults_are_splatters():
@@ -119,25 +118,3 @@ def test_path_integers_accept_integral_numbers_and_survive_to_dict():
     assert d["path_from"] == [0, 1, 1]
     assert SimParams(**d) == p
     assert "path_from=[0, 1, 1]*" in repr(p)
-
-
-@pytest.mark.parametrize(
-    ("path_from", "n_paths", "expected"),
-    [(0, 3, [0, 0, 0]), ([0, 1, 1], 3, [0, 1, 1]), ([3, 0, 2], 3, [3, 0, 2]), ([0], 2, [0, 0])],
-)
-def test_path_from_trees_are_accepted(path_from, n_paths, expected):
-    assert check_path_from(path_from, n_paths) == expected
-
-
-@pytest.mark.parametrize(
-    ("path_from", "n_paths", "match"),
-    [
-        ([0, 4, 1], 3, r"from 1 to 3, got 4"),
-        (2, 2, r"path 2 starts from itself"),
-        ([0, 3, 2], 3, r"paths \[2, 3\] start from one another"),
-        ([2, 3, 1], 3, r"paths \[1, 2, 3\] start from one another"),
-    ],
-)
-def test_path_from_cycles_and_range_are_rejected(path_from, n_paths, match):
-    with pytest.raises(ValueError, match=match):
-        check_path_from(path_from, n_paths)

@@ -24,7 +24,8 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._params import COND_DE, SimParams, check_count, check_probabilities
+from ._checks import check_count, check_probabilities
+from ._params import COND_DE, SimParams
 from ._splat import GeneTruth, design_stream, lognormal_factors, per_unit
 
 # Keys of the design's streams (under the design's own key).

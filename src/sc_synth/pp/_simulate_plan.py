@@ -12,19 +12,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from ._checks import check_count, check_path_from, check_probabilities
 from ._design import Design, check_design
 from ._estimate import _reference_genes, estimate_params
-from ._params import (
-    PER_BATCH,
-    PER_DROPOUT_UNIT,
-    PER_GROUP,
-    PER_PATH,
-    SimParams,
-    check_count,
-    check_names,
-    check_path_from,
-    check_probabilities,
-)
+from ._params import PER_BATCH, PER_DROPOUT_UNIT, PER_GROUP, PER_PATH, SimParams, check_names
 from ._splat import BLOCK_CELLS
 
 # Cells per chunk aim at this many cells × genes entries when `chunk_size` is not given.

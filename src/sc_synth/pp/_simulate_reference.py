@@ -12,11 +12,12 @@ from anndata import AnnData
 
 from .._core._csr import RowsBuffer
 from .._validation import check_obs_key
+from ._checks import check_count
 from ._copula import draw_counts, zero_bounds
 from ._dask import computed_in_order
 from ._design import DESIGN_PARAMS, Design, DesignTruth, check_design
 from ._estimate import estimate_params
-from ._params import PER_GROUP, SimParams, check_count, check_names
+from ._params import PER_GROUP, SimParams, check_names
 from ._reference import ReferenceParams, _cell_profiles
 from ._splat import BLOCK_CELLS, Piece, stream
 from ._store import write_zarr
