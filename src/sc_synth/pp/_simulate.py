@@ -15,7 +15,7 @@ from ._design import DesignTruth
 from ._params import SimParams
 from ._reference import ReferenceParams
 from ._simulate_chunks import ChunkInputs, assemble, pieces, simulate_chunk
-from ._simulate_plan import Plan, check_group_prob, plan_simulation
+from ._simulate_plan import Plan, plan_simulation
 from ._simulate_reference import simulate_labelled
 from ._splat import (
     GeneTruth,
@@ -208,7 +208,7 @@ def simulate(
             batch_key=batch_key, correlation=correlation, group_prob=group_prob, seed=seed,
             chunk_size=chunk_size, out=out, batch_cells=batch_cells,
             design_args=(n_samples, sample_cells, condition_prob, sample_condition),
-            splat_params=splat_params, group_check=check_group_prob,
+            splat_params=splat_params,
         )  # fmt: skip
     if correlation is not None:
         raise ValueError(

@@ -67,8 +67,8 @@ def plan_simulation(
     seed = check_count("seed", seed, minimum=0)
     if chunk_size is not None:
         chunk_size = check_count("chunk_size", chunk_size)
-    batch_cells = check_batch_cells(batch_cells, n_cells)
-    group_prob = check_group_prob(group_prob)
+    batch_cells = _check_batch_cells(batch_cells, n_cells)
+    group_prob = _check_group_prob(group_prob)
     if params is not None and not isinstance(params, SimParams):
         raise TypeError(f"`params` must be a SimParams or None, got {type(params).__name__}.")
     check_names(splat_params)
@@ -108,7 +108,7 @@ def plan_simulation(
     )  # fmt: skip
 
 
-def check_batch_cells(batch_cells, n_cells: int) -> list[int]:
+def _check_batch_cells(batch_cells, n_cells: int) -> list[int]:
     if batch_cells is None:
         return [n_cells]
     if isinstance(batch_cells, Integral) and not isinstance(batch_cells, bool):
@@ -127,7 +127,7 @@ def check_batch_cells(batch_cells, n_cells: int) -> list[int]:
     return counts
 
 
-def check_group_prob(group_prob) -> list[float]:
+def _check_group_prob(group_prob) -> list[float]:
     if group_prob is None:
         return [1.0]
     return check_probabilities("group_prob", group_prob)

@@ -12,7 +12,7 @@ from anndata import AnnData
 
 from .._core._csr import RowsBuffer
 from .._validation import check_obs_key
-from ._checks import check_count
+from ._checks import check_count, check_probabilities
 from ._copula import draw_counts, zero_bounds
 from ._dask import computed_in_order
 from ._design import DESIGN_PARAMS, Design, DesignTruth, check_design
@@ -65,13 +65,12 @@ def simulate_labelled(
     batch_cells,
     design_args: tuple,
     splat_params: dict,
-    group_check,
 ) -> AnnData:
     """Check the arguments of :func:`~sc_synth.pp.simulate` in reference mode, fit, simulate.
 
     ``design_args`` are ``simulate``'s ``n_samples``, ``sample_cells``, ``condition_prob`` and
-    ``sample_condition``; of ``splat_params`` only the design's parameters apply. ``group_check``
-    is ``simulate``'s check of ``group_prob``. Every check runs before the fit.
+    ``sample_condition``; of ``splat_params`` only the design's parameters apply. Every check
+    runs before the fit.
     """
     n_cells = check_count("n_cells", n_cells)
     seed = check_count("seed", seed, minimum=0)
@@ -94,7 +93,9 @@ def simulate_labelled(
             "from the reference's batch shares within its label."
         )
     out = check_out(out)
-    probs = None if group_prob is None else np.asarray(group_check(group_prob))
+    probs = (
+        None if group_prob is None else np.asarray(check_probabilities("group_prob", group_prob))
+    )
     if params is None:
         if reference is None:
             raise ValueError(
