@@ -12,6 +12,12 @@ all cells, and generation speed.
 
     python benchmarks/scale.py                                   # 10,000 50,000 200,000 cells
     python benchmarks/scale.py --cells 10000 --kinds vae gan
+
+With ``--write N ...``, a VAE trained for ``--max-epochs`` (default 5) on the first of
+``--cells`` writes ``N`` generated cells with ``ss.tl.generate(out=...)`` instead, each count in a
+process of its own that reports its time and peak RSS:
+
+    python benchmarks/scale.py --cells 3000 --write 100000 1000000
 """
 
 from __future__ import annotations
@@ -104,6 +110,47 @@ def run_one(kind: str, n_cells: int, args) -> dict:
     }
 
 
+def write_one(record_path: str, n_cells: int) -> dict:
+    """Generate ``n_cells`` from the record at ``record_path`` into a zarr store (in this process)."""
+    import sc_synth as ss
+
+    holder = ad.read_h5ad(record_path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        out = ss.tl.generate(holder, "vae", n_cells=n_cells, out=os.path.join(tmp, "cells.zarr"))
+        seconds = time.perf_counter() - start
+        nnz = out.X.group["data"].shape[0]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "cells written": n_cells,
+        "non-zeros": nnz,
+        "seconds": round(seconds),
+        "cells/s": round(n_cells / seconds),
+        "peak_rss_mb": round(peak / 2**20),
+        "rss_before_mb": round(before / 2**20),
+        "csr_in_memory_mb": round(nnz * 8 / 2**20),
+    }
+
+
+def write(args) -> None:
+    """Train a VAE briefly, then write each of ``args.write`` cell counts out of core."""
+    import sc_synth as ss
+
+    train, _ = simulate(args.cells[0], 0, args.genes, args.seed)
+    ss.tl.train_vae(train, labels_key="group", batch_key="batch", max_epochs=args.max_epochs or 5)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        record_path = os.path.join(tmp, "record.h5ad")
+        ad.AnnData(uns={"vae": train.uns["vae"]}).write_h5ad(record_path)
+        for n_cells in args.write:
+            command = [sys.executable, __file__, "--write-one", record_path, str(n_cells)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(pd.DataFrame([rows[-1]]).to_markdown(index=False), flush=True)
+    print(pd.DataFrame(rows).to_markdown(index=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, nargs="+", default=[10_000, 50_000, 200_000])
@@ -112,10 +159,19 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=4000)
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", type=int, nargs="+", default=None)
     parser.add_argument("--one", nargs=2, metavar=("KIND", "CELLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--write-one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args)))
+        return
+    if args.write_one:
+        print(json.dumps(write_one(args.write_one[0], int(args.write_one[1]))))
+        return
+    if args.write:
+        print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+        write(args)
         return
 
     print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
