@@ -1,4 +1,4 @@
-"""The flow generator: an scvi-tools model around :class:`FlowModule`, its calibration and record."""
+"""The flow generator: an scvi-tools model around ``FlowModule``, its calibration and record."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def default_autoencoder_epochs(n_obs: int, batch_size: int) -> int:
 
 
 def default_max_epochs(n_obs: int, batch_size: int) -> int:
-    """Epochs that give about :data:`DEFAULT_FLOW_STEPS` steps (at least 20, at most 1000)."""
+    """Epochs that give about ``DEFAULT_FLOW_STEPS`` steps (at least 20, at most 1000)."""
     batches = max(1, math.ceil(n_obs / batch_size))
     return int(np.clip(math.ceil(DEFAULT_FLOW_STEPS / batches), 20, 1000))
 
@@ -89,7 +89,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
     The autoencoder is scvi-tools' :class:`~scvi.module.VAE` with the batch as its covariate (see
     :meth:`train_autoencoder`), or a ``vae`` record's, which also reads the label. A velocity
-    field (:class:`~sc_synth.models.flow._module.FlowModule`) learns to carry Gaussian noise to
+    field (``FlowModule``) learns to carry Gaussian noise to
     the autoencoder's latent codes given label and batch, each embedded apart; new cells
     integrate it from fresh noise and decode to negative-binomial counts. Unlike the VAE kind, no
     training cell's code is kept, and a label can be generated in a batch it was never seen in.
@@ -97,19 +97,19 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
     Parameters
     ----------
     adata
-        AnnData registered with :meth:`setup_anndata`.
+        AnnData registered with ``setup_anndata``.
     autoencoder
         The trained autoencoder: ``{"init_params": …, "weights": …}`` of a
-        :class:`~sc_synth.models.vae._module.CountVAE`, as :meth:`train_autoencoder` returns or
+        ``CountVAE``, as :meth:`train_autoencoder` returns or
         a ``vae`` record holds.
     n_hidden, n_layers, n_embed, p_uncond
         Velocity field sizes and condition dropout (see
-        :class:`~sc_synth.models.flow._module.FlowModule`).
+        ``FlowModule``).
     """
 
     _module_cls = FlowModule
     _record_kind = "flow"
-    #: Labels and batches are embedded apart: a label can be made in a batch it had no cells in.
+    #: Whether a label can be made in a batch it had no cells in (labels and batches are embedded apart).
     generates_unseen = True
 
     def __init__(
@@ -165,7 +165,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         -------
         dict
             ``init_params`` and ``weights`` of the equivalent
-            :class:`~sc_synth.models.vae._module.CountVAE` and the training ``history``: what
+            ``CountVAE`` and the training ``history``: what
             :class:`FlowGenerator` takes.
         """
         SCVI.setup_anndata(adata, labels_key=labels_key, batch_key=batch_key)
@@ -210,7 +210,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Passes through the data; ``None`` gives about :data:`DEFAULT_FLOW_STEPS` steps.
+            Passes through the data; ``None`` gives about ``DEFAULT_FLOW_STEPS`` steps.
         batch_size
             Cells per step.
         train_size
@@ -223,7 +223,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         Returns
         -------
         None
-            Sets the trained weights, :attr:`history` and the calibration.
+            Sets the trained weights, ``history`` and the calibration.
         """
         if max_epochs is None:
             max_epochs = default_max_epochs(math.ceil(train_size * self.adata.n_obs), batch_size)
@@ -262,7 +262,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         generated cells the training cells' mean, and per label and gene the dispersion that
         makes their counts as variable as the training cells'. For a label × batch pair without
         training cells, the target mean expression and the log library size add the label's and
-        the batch's effects (:func:`additive_fill`).
+        the batch's effects (``additive_fill``).
 
         Returns
         -------

@@ -22,7 +22,7 @@ from ._trainingplan import PLAN_DEFAULTS, GANTrainingPlan
 MODULE_OPTIONS = ("n_latent", "n_hidden", "n_layers", "gradient_penalty")
 
 #: Generator steps that ``max_epochs=None`` aims at. Started at the data (see
-#: :func:`data_start`), 200 steps meet precision and recall of 0.7 on held-out PBMC and
+#: ``data_start``), 200 steps meet precision and recall of 0.7 on held-out PBMC and
 #: simulated cells.
 DEFAULT_GENERATOR_STEPS = 200
 
@@ -31,7 +31,7 @@ _THETA_PRIOR_CELLS = 20
 
 
 def default_max_epochs(n_obs: int, batch_size: int, n_critic: int) -> int:
-    """Epochs that give about :data:`DEFAULT_GENERATOR_STEPS` generator steps (10 to 2000)."""
+    """Epochs that give about ``DEFAULT_GENERATOR_STEPS`` generator steps (10 to 2000)."""
     batches = max(1, math.ceil(n_obs / batch_size))
     return int(np.clip(math.ceil(DEFAULT_GENERATOR_STEPS * n_critic / batches), 10, 2000))
 
@@ -110,17 +110,17 @@ def data_start(
 class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """A GAN conditioned on labels and batches, for generating new cells.
 
-    The generator (:class:`GANModule`) maps noise, the library size, the label and the batch to
+    The generator (``GANModule``) maps noise, the library size, the label and the batch to
     relative expression, and its cells are negative-binomial counts around it; a projection
     critic, owned by the training plan, scores library-size-normalised log expression. The
     generator starts at the training cells' mean profiles and overdispersion per label and
-    batch (:func:`data_start`), so training teaches only the variation beyond them.
+    batch (``data_start``), so training teaches only the variation beyond them.
     :func:`sc_synth.tl.train_gan` is the scanpy-style front of this class.
 
     Parameters
     ----------
     adata
-        AnnData of raw counts registered with :meth:`setup_anndata`.
+        AnnData of raw counts registered with ``setup_anndata``.
     n_latent
         Dimension of the generator's Gaussian noise.
     n_hidden
@@ -201,7 +201,7 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Passes through the data; ``None`` gives about :data:`DEFAULT_GENERATOR_STEPS`
+            Passes through the data; ``None`` gives about ``DEFAULT_GENERATOR_STEPS``
             generator steps (each critic step takes one minibatch), at least 10 and at most
             2,000 epochs.
         batch_size
@@ -210,7 +210,7 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             Share of the cells that train; below 1, precision and recall of generated against
             the held-out cells are logged each epoch.
         plan_kwargs
-            Passed to :class:`GANTrainingPlan` (``n_critic``, ``lr``, ``betas``, ``amsgrad``,
+            Passed to ``GANTrainingPlan`` (``n_critic``, ``lr``, ``betas``, ``amsgrad``,
             ``ema_decay``).
         **kwargs
             Passed to :meth:`scvi.model.base.UnsupervisedTrainingMixin.train` and the Lightning
@@ -219,7 +219,7 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         Returns
         -------
         None
-            Sets the trained weights, :attr:`history` and ``plan_params`` (the optimisation
+            Sets the trained weights, ``history`` and ``plan_params`` (the optimisation
             settings as used and the steps taken).
         """
         plan_kwargs = dict(plan_kwargs or {})

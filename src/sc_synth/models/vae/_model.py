@@ -69,7 +69,7 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
     Parameters
     ----------
     adata
-        AnnData of raw counts registered with :meth:`setup_anndata`, in memory or backed on
+        AnnData of raw counts registered with ``setup_anndata``, in memory or backed on
         disk: training and calibration read backed counts in blocks of rows.
     n_hidden, n_latent, n_layers, dropout_rate
         Network sizes and dropout, as in :class:`~scvi.model.SCVI`.
@@ -181,7 +181,7 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
         Returns
         -------
         None
-            Sets the trained weights, :attr:`history` and the calibration.
+            Sets the trained weights, ``history`` and the calibration.
         """
         plan_kwargs = {"max_kl_weight": KL_WEIGHT, **(plan_kwargs or {})}
         with training_run("vae", self.adata, kwargs):
