@@ -92,6 +92,7 @@ def run_one(kind: str, n_cells: int, args) -> dict:
         test,
         {kind: synthetic},
         groupby="group",
+        batch_key="batch",
         train=train,
         metrics=["precision_recall", "classifier_auc"],
         seed=args.seed,

@@ -121,8 +121,8 @@ def test_from_uns_names_what_a_partial_record_lacks():
 
 
 def test_default_epochs_aim_at_a_number_of_steps():
-    # Small data keeps scvi-tools' 400 epochs; large data stops at about 4,000 steps.
+    # Small data keeps scvi-tools' 400 epochs; large data stops at about 12,000 steps.
     assert default_autoencoder_epochs(350, 128) == 400
-    assert default_autoencoder_epochs(10_000, 128) == 51
+    assert default_autoencoder_epochs(10_000, 128) == 152
     assert default_max_epochs(10_000, 128) == 38
     assert default_max_epochs(100, 128) == 1000

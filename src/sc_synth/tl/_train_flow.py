@@ -123,7 +123,7 @@ def train_flow(
     **kwargs
         Autoencoder options as in :func:`train_vae` (``n_latent`` = 10, ``n_hidden`` = 128,
         ``n_layers`` = 1, ``dropout_rate``, ``dispersion``, ``gene_likelihood``, …) and
-        ``autoencoder_epochs`` (``None``: scvi-tools' heuristic, at most about 4,000 steps); velocity-field options
+        ``autoencoder_epochs`` (``None``: scvi-tools' heuristic, at most about 12,000 steps); velocity-field options
         (``flow_n_hidden`` = 256, ``flow_n_layers`` = 3, ``flow_n_embed`` = 16 embedding
         width, ``p_uncond`` = 0.2); sampling defaults stored in the record (``guidance`` = 1,
         ``n_steps`` = 8 midpoint steps; :func:`~sc_synth.tl.generate` may override them); and
