@@ -31,6 +31,23 @@ synthetic_layer
     Layer of the synthetic cells holding their raw counts; ``None`` reads ``X`` (where
     :func:`~sc_synth.tl.generate` writes them)."""
 
+doc_training_data = """\
+adata
+    Cells × genes of raw integer counts.
+layer
+    Layer holding the counts; ``None`` uses ``adata.X``.
+labels_key
+    Column of ``adata.obs`` with cell types; the model then generates cells of a chosen type.
+batch_key
+    Column of ``adata.obs`` with batches; the model then generates cells of a chosen batch.
+key_added
+    Key in ``adata.uns`` for the trained model."""
+
+doc_accelerator = """\
+accelerator, devices
+    Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
+    Several devices need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``."""
+
 doc_ax = """\
 ax
     Axes to draw into; a new figure when ``None``."""

@@ -9,6 +9,7 @@ from lightning.pytorch import Trainer
 from scipy import sparse
 from scvi.model.base import UnsupervisedTrainingMixin
 
+from .._docs import doc_params
 from .._validation import (
     check_counts,
     check_min_cells_per_category,
@@ -96,6 +97,7 @@ def _training_view(
     return lean, library
 
 
+@doc_params
 def train_vae(
     adata: AnnData,
     *,
@@ -127,22 +129,11 @@ def train_vae(
 
     Parameters
     ----------
-    adata
-        Cells × genes of raw integer counts.
-    layer
-        Layer holding the counts; ``None`` uses ``adata.X``.
-    labels_key
-        Column of ``adata.obs`` with cell types; the model then generates cells of a chosen type.
-    batch_key
-        Column of ``adata.obs`` with batches; the model then generates cells of a chosen batch.
-    key_added
-        Key in ``adata.uns`` for the trained model.
+    {doc_training_data}
     max_epochs
         Passes through the data; ``None`` uses scvi-tools' heuristic
         (:func:`scvi.model.get_max_epochs_heuristic`).
-    accelerator, devices
-        Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
-        Several GPUs need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``.
+    {doc_accelerator}
     seed
         Seed of weights, data order and the latent prior fit (through ``scvi.settings.seed``).
         The same seed, machine and thread count give the same weights. Training runs on
@@ -181,6 +172,7 @@ def train_vae(
     adata.uns[key_added] = model.to_uns()
 
 
+@doc_params
 def train_gan(
     adata: AnnData,
     *,
@@ -214,16 +206,7 @@ def train_gan(
 
     Parameters
     ----------
-    adata
-        Cells × genes of raw integer counts.
-    layer
-        Layer holding the counts; ``None`` uses ``adata.X``.
-    labels_key
-        Column of ``adata.obs`` with cell types; the model then generates cells of a chosen type.
-    batch_key
-        Column of ``adata.obs`` with batches; the model then generates cells of a chosen batch.
-    key_added
-        Key in ``adata.uns`` for the trained model.
+    {doc_training_data}
     loss
         ``"wgan-gp"``: Wasserstein loss with gradient penalty (weight ``gradient_penalty`` = 10),
         5 critic steps per generator step, Adam with lr 2e-4 and betas (0.5, 0.9).
@@ -232,9 +215,7 @@ def train_gan(
     max_epochs
         Passes through the data; ``None`` gives about 200 generator steps (each critic step
         takes one minibatch), at least 10 and at most 2,000 epochs.
-    accelerator, devices
-        Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
-        Several GPUs need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``.
+    {doc_accelerator}
     seed
         Seed of weights, noise and data order (through ``scvi.settings.seed``). The same seed,
         machine and thread count give the same weights. Threads and output as in

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 import numpy as np
 from anndata import AnnData
 
+from .._docs import doc_params
 from ..models._conditions import Conditions, categories
 from ..models._record import read_record
 from ..models._training import seed_training
@@ -63,6 +64,7 @@ def _reused_autoencoder(
     return {"init_params": record["init_params"], "weights": record["weights"]}
 
 
+@doc_params
 def train_flow(
     adata: AnnData,
     *,
@@ -96,21 +98,11 @@ def train_flow(
 
     Parameters
     ----------
-    adata
-        Cells × genes of raw integer counts.
-    layer
-        Layer holding the counts; ``None`` uses ``adata.X``.
-    labels_key
-        Column of ``adata.obs`` with cell types; the model then generates cells of a chosen type.
-    batch_key
-        Column of ``adata.obs`` with batches; the model then generates cells of a chosen batch.
-    key_added
-        Key in ``adata.uns`` for the trained model.
+    {doc_training_data}
     max_epochs
         Passes through the data for the velocity field; ``None`` gives about 3,000 gradient steps
         (20 to 1,000 epochs). The autoencoder's epochs are ``autoencoder_epochs``.
-    accelerator, devices
-        Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
+    {doc_accelerator}
     seed
         Seed of weights, noise, data order and calibration (through ``scvi.settings.seed``). The
         same seed, machine and thread count give the same weights. Threads and output as in
