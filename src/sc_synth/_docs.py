@@ -48,6 +48,18 @@ accelerator, devices
     Passed to the Lightning trainer: ``"cpu"``, ``"gpu"``, ``"auto"``; a device count or list.
     Several devices need ``strategy="ddp_find_unused_parameters_true"`` in ``kwargs``."""
 
+doc_sample_params = """\
+label, batch
+    Codes of each new cell's label and batch in the model's conditions.
+library
+    Library size (total count) of each new cell.
+rng
+    Source of all random draws."""
+
+doc_sample_returns = """\
+scipy.sparse.csr_matrix
+    Integer counts, cells × genes (``float32``)."""
+
 doc_ax = """\
 ax
     Axes to draw into; a new figure when ``None``."""

@@ -15,6 +15,7 @@ from scvi.model import SCVI
 from scvi.model._utils import get_max_epochs_heuristic
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from ..._docs import doc_params
 from .._counts import negative_binomial_counts
 from .._generator import GeneratorMixin, registered_codes, registered_counts
 from .._record import clean_params, history_to_record, load_weights, weights_to_record
@@ -378,6 +379,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         model.n_steps = int(sampling["n_steps"] if n_steps is None else n_steps)
         return model
 
+    @doc_params
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
     ) -> sparse.csr_matrix:
@@ -385,17 +387,11 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
         Parameters
         ----------
-        label, batch
-            Codes of each new cell's label and batch in the model's conditions.
-        library
-            Library size (total count) of each new cell.
-        rng
-            Source of all random draws.
+        {doc_sample_params}
 
         Returns
         -------
-        scipy.sparse.csr_matrix
-            Integer counts, cells × genes (``float32``).
+        {doc_sample_returns}
         """
         z = self.codes(label, batch, rng)
         mu, _, zi = decode(self.module.autoencoder, z, label, batch, library)

@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from ..._docs import doc_params
 from .._counts import negative_binomial_counts
 from .._generator import GeneratorMixin, registered_codes, registered_counts
 from .._record import clean_params
@@ -279,6 +280,7 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         model.plan_params = dict(record["plan_params"])
         return model
 
+    @doc_params
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
     ) -> sparse.csr_matrix:
@@ -289,17 +291,11 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
         Parameters
         ----------
-        label, batch
-            Codes of each new cell's label and batch in the model's conditions.
-        library
-            Library size (total count) of each new cell.
-        rng
-            Source of all random draws.
+        {doc_sample_params}
 
         Returns
         -------
-        scipy.sparse.csr_matrix
-            Integer counts, cells × genes (``float32``).
+        {doc_sample_returns}
         """
         noise = rng.standard_normal((len(label), self.module.n_latent)).astype(np.float32)
         device = self.module.device

@@ -14,6 +14,7 @@ from scvi import REGISTRY_KEYS
 from scvi.data.fields import CategoricalJointObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin, VAEMixin
 
+from ..._docs import doc_params
 from .._counts import negative_binomial_counts
 from .._generator import GeneratorMixin, group_sums, registered_codes, row_blocks
 from .._training import training_run
@@ -348,6 +349,7 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
         model.dispersion_ = np.asarray(record["dispersion"], dtype=np.float64)
         return model
 
+    @doc_params
     def sample(
         self, label: np.ndarray, batch: np.ndarray, library: np.ndarray, rng: np.random.Generator
     ) -> sparse.csr_matrix:
@@ -355,17 +357,11 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
 
         Parameters
         ----------
-        label, batch
-            Codes of each new cell's label and batch in the model's conditions.
-        library
-            Library size (total count) of each new cell.
-        rng
-            Source of all random draws.
+        {doc_sample_params}
 
         Returns
         -------
-        scipy.sparse.csr_matrix
-            Integer counts, cells × genes (``float32``).
+        {doc_sample_returns}
         """
         z = self.latent_prior_.sample(label, rng)
         mu, _, zi = decode(self.module, z, label, batch, library)
