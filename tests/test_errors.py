@@ -32,14 +32,11 @@ MISSING_LAYER = {
     "tl.gene_correlations synthetic_layer": (
         lambda r, s: ss.tl.gene_correlations(r, s, synthetic_layer="missing")
     ),
-    "pl.embedding layer": lambda r, s: ss.pl.embedding(r, s, basis="pca", layer="missing"),
-    "pl.correlation layer": lambda r, s: ss.pl.correlation(r, s, layer="missing", show=False),
-    "pl.de_scatter synthetic_layer": (
-        lambda r, s: ss.pl.de_scatter(
-            r, s, groupby="cell_type", synthetic_layer="missing", show=False
-        )
-    ),
     "pp.estimate_params layer": lambda r, s: ss.pp.estimate_params(r, layer="missing"),
+    "pp.simulate layer": lambda r, s: ss.pp.simulate(50, reference=r, layer="missing"),
+    "pp.simulate layer labelled": (
+        lambda r, s: ss.pp.simulate(50, reference=r, layer="missing", labels_key="cell_type")
+    ),
     "tl.train_vae layer": lambda r, s: ss.tl.train_vae(r, layer="missing"),
     "tl.train_gan layer": lambda r, s: ss.tl.train_gan(r, layer="missing"),
 }

@@ -139,6 +139,25 @@ def test_one_call_with_a_reference(labelled):
     assert list(labelled.var.columns) == list(before.var.columns)
 
 
+@pytest.mark.parametrize("labels_key", [None, "cell_type"])
+def test_layer_holds_the_reference_counts(labelled, labels_key):
+    expected = ss.pp.simulate(200, reference=labelled, labels_key=labels_key, seed=0)
+    moved = labelled.copy()
+    moved.layers["counts"] = moved.X.copy()
+    moved.X = moved.X.multiply(0.5).tocsr()  # not counts: would be refused as `X`
+    adata = ss.pp.simulate(200, reference=moved, layer="counts", labels_key=labels_key, seed=0)
+    assert (adata.X != expected.X).nnz == 0
+    with pytest.raises(ValueError, match="non-integer"):
+        ss.pp.simulate(200, reference=moved, labels_key=labels_key, seed=0)
+
+
+def test_layer_needs_a_reference():
+    with pytest.raises(ValueError, match="`layer` names the counts of `reference`"):
+        ss.pp.simulate(100, layer="counts")
+    with pytest.raises(ValueError, match="`layer` names the counts of `reference`"):
+        ss.pp.simulate(100, params=_params(), layer="counts")
+
+
 def test_group_prob_sets_the_composition(labelled):
     fitted = ss.pp.estimate_params(labelled, labels_key="cell_type")
     adata = ss.pp.simulate(500, params=fitted, group_prob=[0.0, 0.0, 1.0], seed=0)

@@ -236,14 +236,16 @@ def _summaries(counts: sparse.csr_matrix) -> _Summaries:
     )
 
 
-def _reference_genes(adata: AnnData, params: SimParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene normalised means and BCV factors of a reference data set.
+def _reference_genes(
+    adata: AnnData, params: SimParams, layer: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene normalised means and BCV factors of a reference's counts (``X`` or ``layer``).
 
     The BCV factor ``s`` of a gene is its moment dispersion (all cells, library-size offsets)
     over the model's squared BCV at ``params.bcv_common``, square-rooted; genes with fewer than
     10 non-zero cells or a dispersion at or below zero get 1.
     """
-    counts = _checked_counts(adata, None)
+    counts = _checked_counts(adata, layer)
     summaries = _summaries(counts)
     phi, p, sums = dispersion_moments(counts, summaries.lib_size, positive_only=False)
     with np.errstate(divide="ignore", invalid="ignore"):

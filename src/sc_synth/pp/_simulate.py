@@ -40,6 +40,7 @@ def simulate(
     seed: int = 0,
     chunk_size: int | None = None,
     reference: AnnData | None = None,
+    layer: str | None = None,
     labels_key: str | None = None,
     batch_key: str | None = None,
     correlation: bool | None = None,
@@ -91,11 +92,13 @@ def simulate(
         of 64. It sets the size of the pieces held in flight; it does not change the counts.
         ``None`` picks about two million cells × genes entries per chunk.
     reference
-        A real data set with raw counts in ``X`` to simulate in the image of: parameters come from
-        :func:`~sc_synth.pp.estimate_params`, and the genes keep the reference's names,
-        normalised means (as ``base_gene_mean``; no outliers are added) and, where it has
+        A real data set with raw counts in ``X`` (or ``layers[layer]``) to simulate in the image
+        of: parameters come from :func:`~sc_synth.pp.estimate_params`, and the genes keep the
+        reference's names, normalised means (as ``base_gene_mean``; no outliers are added) and, where it has
         enough non-zero cells, its dispersion (as the per-gene BCV factor). It is not modified.
         With ``labels_key`` or ``batch_key``, it is fitted per label instead (reference mode).
+    layer
+        Layer of ``reference`` holding its raw counts; ``None`` uses ``reference.X``.
     labels_key, batch_key
         Columns of ``reference.obs``: simulate in the image of a labelled reference (reference
         mode), with per-label negative-binomial marginals, batch factors, library sizes per
@@ -204,7 +207,7 @@ def simulate(
     """
     if isinstance(params, ReferenceParams) or labels_key is not None or batch_key is not None:
         return simulate_labelled(
-            n_cells, params=params, reference=reference, labels_key=labels_key,
+            n_cells, params=params, reference=reference, layer=layer, labels_key=labels_key,
             batch_key=batch_key, correlation=correlation, group_prob=group_prob, seed=seed,
             chunk_size=chunk_size, out=out, batch_cells=batch_cells,
             design_args=(n_samples, sample_cells, condition_prob, sample_condition),
@@ -216,8 +219,8 @@ def simulate(
             "ReferenceParams); the Splat model has no gene-gene correlation to switch."
         )
     plan = plan_simulation(
-        n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, out,
-        (n_samples, sample_cells, condition_prob, sample_condition), splat_params,
+        n_cells, n_genes, batch_cells, group_prob, params, seed, chunk_size, reference, layer,
+        out, (n_samples, sample_cells, condition_prob, sample_condition), splat_params,
     )  # fmt: skip
     truth = draw_genes(
         gene_stream(seed),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._validation import get_matrix
 from ._checks import check_count, check_path_from, check_probabilities
 from ._design import Design, check_design
 from ._estimate import _reference_genes, estimate_params
@@ -57,6 +58,7 @@ def plan_simulation(
     seed,
     chunk_size,
     reference,
+    layer,
     out,
     design_args,
     splat_params,
@@ -74,6 +76,10 @@ def plan_simulation(
     check_names(splat_params)
     if reference is not None and not isinstance(reference, AnnData):
         raise TypeError(f"`reference` must be an AnnData or None, got {type(reference).__name__}.")
+    if reference is not None:
+        get_matrix(reference, layer, name="reference")
+    elif layer is not None:
+        raise ValueError("`layer` names the counts of `reference`; it needs `reference`.")
     if out is not None:
         if not isinstance(out, str | os.PathLike):
             raise TypeError(f"`out` must be a path (str or os.PathLike), got {out!r}.")
@@ -84,8 +90,8 @@ def plan_simulation(
     reference_means = reference_bcv_factor = None
     gene_names = pd.Index([f"Gene{i}" for i in range(1, n_genes + 1)])
     if reference is not None:
-        base = estimate_params(reference)
-        reference_means, reference_bcv_factor = _reference_genes(reference, base)
+        base = estimate_params(reference, layer=layer)
+        reference_means, reference_bcv_factor = _reference_genes(reference, base, layer)
         gene_names = pd.Index(reference.var_names.astype(str))
         n_genes = reference.n_vars
         if params is None:

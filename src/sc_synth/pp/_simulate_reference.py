@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._core._csr import RowsBuffer
-from .._validation import check_obs_key
+from .._validation import check_obs_key, get_matrix
 from ._checks import check_count, check_probabilities
 from ._copula import draw_counts, zero_bounds
 from ._dask import computed_in_order
@@ -55,6 +55,7 @@ def simulate_labelled(
     *,
     params,
     reference,
+    layer,
     labels_key,
     batch_key,
     correlation,
@@ -102,6 +103,7 @@ def simulate_labelled(
                 "`labels_key` and `batch_key` need `reference`, the labelled AnnData to fit "
                 "(or pass `params=ss.pp.estimate_params(reference, labels_key=...)`)."
             )
+        get_matrix(reference, layer, name="reference")
         check_obs_key(reference, labels_key, "labels_key")
         check_obs_key(reference, batch_key, "batch_key")
         n_labels = reference.obs[labels_key].nunique() if labels_key else 1
@@ -112,11 +114,13 @@ def simulate_labelled(
             "Pass either fitted `params` (a ReferenceParams) or `reference` with "
             "`labels_key`/`batch_key`, not both."
         )
+    elif layer is not None:
+        raise ValueError("`layer` names the counts of `reference`; it needs `reference`.")
     else:
         n_labels = len(params.labels)
     design = _check_design(n_cells, design_args, design_params, splat_params, n_labels)
     if params is None:
-        params = estimate_params(reference, labels_key=labels_key, batch_key=batch_key)
+        params = estimate_params(reference, layer=layer, labels_key=labels_key, batch_key=batch_key)
     if probs is None:
         probs = params.group_prob
     _check_n_labels(probs, len(params.labels), params.labels)
