@@ -286,13 +286,14 @@ def _figures(
 ) -> None:
     import matplotlib.pyplot as plt
 
-    from . import pl
+    from . import pl, tl
 
     ax = pl.precision_recall(table, show=False)
     with atomic_path(out / "precision_recall.png") as tmp:
         ax.figure.savefig(tmp, dpi=120, bbox_inches="tight")
     plt.close(ax.figure)
-    fig = pl.embedding(test, synthetic, color=labels_key, show=False)
+    joint = tl.embedding(test, synthetic, keys=labels_key)
+    fig = pl.embedding(joint, color=labels_key, show=False)
     fig = getattr(fig, "figure", fig)
     fig = fig[0].figure if isinstance(fig, list | np.ndarray) else fig
     with atomic_path(out / "embedding.png") as tmp:

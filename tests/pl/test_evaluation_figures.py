@@ -61,7 +61,9 @@ def test_scorecard_bad_input(table):
 
 def test_de_scatter_draws_identity_and_slope(cells, tmp_path):
     real, fresh = cells
-    fig = ss.pl.de_scatter(real, fresh, groupby="cell_type", show=False, save=tmp_path / "de.png")
+    real = real.copy()
+    ss.tl.de_fold_changes(real, fresh, groupby="cell_type")
+    fig = ss.pl.de_scatter(real, show=False, save=tmp_path / "de.png")
     assert isinstance(fig, Figure)
     assert [a.get_title() for a in fig.axes] == ["type_0", "type_1", "type_2"]
     ax = fig.axes[0]
@@ -77,21 +79,19 @@ def test_de_scatter_draws_identity_and_slope(cells, tmp_path):
     assert len(de_points) >= 5
     assert (tmp_path / "de.png").stat().st_size > 0
     fig, ax = plt.subplots()
-    assert ss.pl.de_scatter(real, fresh, groupby="cell_type", groups=["type_1"], ax=ax,
-                            show=False) is fig  # fmt: skip
+    assert ss.pl.de_scatter(real, groups=["type_1"], ax=ax, show=False) is fig
     with pytest.raises(ValueError, match="ax holds 1 Axes for 3 labels"):
-        ss.pl.de_scatter(real, fresh, groupby="cell_type", ax=ax, show=False)
-    with pytest.raises(ValueError, match=r"groups \['tiny'\] have fewer than 5 cells"):
-        ss.pl.de_scatter(real, fresh, groupby="cell_type", groups=["tiny"], show=False)
+        ss.pl.de_scatter(real, ax=ax, show=False)
+    with pytest.raises(ValueError, match=r"groups \['tiny'\] are not in .uns\['de_fold_changes'\]"):
+        ss.pl.de_scatter(real, groups=["tiny"], show=False)
     plt.close("all")
 
 
 def test_correlation_side_by_side(cells, tmp_path):
     real, fresh = cells
-    fig = ss.pl.correlation(
-        real, fresh, groupby="cell_type", group="type_1", n_genes=30, show=False,
-        save=tmp_path / "corr.png",
-    )  # fmt: skip
+    real = real.copy()
+    ss.tl.gene_correlations(real, fresh, groupby="cell_type", group="type_1", n_genes=30)
+    fig = ss.pl.correlation(real, show=False, save=tmp_path / "corr.png")
     real_ax, fake_ax = fig.axes[:2]
     assert (real_ax.get_title(), fake_ax.get_title()) == ("real", "synthetic")
     real_img, fake_img = real_ax.images[0].get_array(), fake_ax.images[0].get_array()
@@ -99,25 +99,26 @@ def test_correlation_side_by_side(cells, tmp_path):
     np.testing.assert_allclose(np.diag(real_img), 1)
     assert fig._suptitle.get_text().startswith("type_1: gene-gene correlation, r = ")
     # a copy of the real cells has the same matrix
-    same = ss.pl.correlation(real, real, n_genes=30, show=False)
+    ss.tl.gene_correlations(real, real, n_genes=30, key_added="same")
+    same = ss.pl.correlation(real, key="same", show=False)
     np.testing.assert_allclose(
         same.axes[0].images[0].get_array(), same.axes[1].images[0].get_array()
     )
     assert same._suptitle.get_text().endswith("r = 1.00 between the matrices")
     assert (tmp_path / "corr.png").stat().st_size > 0
-    with pytest.raises(ValueError, match="pass groupby and group together"):
-        ss.pl.correlation(real, fresh, groupby="cell_type", show=False)
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="ax holds 1 Axes; pass two"):
+        ss.pl.correlation(real, ax=[ax], show=False)
     plt.close("all")
 
 
 def test_de_scatter_and_correlation_draw_what_tl_stored(cells):
     real, fresh = cells
     real = real.copy()
-    real.uns = {}  # the other tests plotted through tl, which stored its results here
-    with pytest.raises(KeyError, match="run sc_synth.tl.de_fold_changes first"):
+    with pytest.raises(KeyError, match=r"run sc_synth\.tl\.de_fold_changes\(real, synthetic"):
         ss.pl.de_scatter(real, show=False)
-    with pytest.raises(KeyError, match="run sc_synth.tl.gene_correlations first"):
-        ss.pl.correlation(real, show=False)
+    with pytest.raises(KeyError, match=r"run sc_synth\.tl\.gene_correlations\(real, synthetic"):
+        ss.pl.correlation(real, key="corr", show=False)
     ss.tl.de_fold_changes(real, fresh, groupby="cell_type", groups=["type_2"])
     fig = ss.pl.de_scatter(real, show=False)
     assert [a.get_title() for a in fig.axes] == ["type_2"]
@@ -127,6 +128,14 @@ def test_de_scatter_and_correlation_draw_what_tl_stored(cells):
     fig = ss.pl.correlation(real, key="corr", show=False)
     np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), real.uns["corr"]["synthetic"])
     plt.close("all")
+
+
+def test_synthetic_cells_get_the_two_step_form(cells):
+    real, fresh = cells
+    with pytest.raises(TypeError, match=r"sc_synth\.tl\.de_fold_changes\(real, synthetic, groupby"):
+        ss.pl.de_scatter(real, fresh, groupby="cell_type", show=False)
+    with pytest.raises(TypeError, match=r"sc_synth\.tl\.gene_correlations\(real, synthetic"):
+        ss.pl.correlation(real, synthetic=fresh, show=False)
 
 
 def test_precision_recall_draws_the_spread_as_error_bars():

@@ -76,7 +76,12 @@ def test_precision_recall_labels_clear_of_each_other_and_of_points(crowded, tmp_
 
 def test_embedding_legends_clear_of_panels(cells, tmp_path):
     real, sets = cells
-    origin, label = ss.pl.embedding(real, sets, color="cell_type", basis="pca", show=False)
+    origin, label = ss.pl.embedding(
+        ss.tl.embedding(real, sets, keys="cell_type", basis="pca"),
+        color="cell_type",
+        basis="pca",
+        show=False,
+    )
     assert_legend_clear(origin, tmp_path / "e.png", others=(label,))
     assert_legend_clear(label, tmp_path / "e.png", others=(origin,))
     plt.close("all")
@@ -86,7 +91,7 @@ def test_one_colour_per_set_in_every_figure(cells, crowded):
     real, sets = cells
     ax = ss.pl.precision_recall(crowded, show=False)
     in_pr = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in ax.collections}
-    ax = ss.pl.embedding(real, sets, basis="pca", show=False)
+    ax = ss.pl.embedding(ss.tl.embedding(real, sets, basis="pca"), basis="pca", show=False)
     legend = ax.get_legend()
     in_embedding = {
         t.get_text(): to_hex(h.get_facecolor()[0])
@@ -111,7 +116,12 @@ def test_label_colours_are_none_of_the_sets(cells):
             for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)
         }
 
-    origin, label = ss.pl.embedding(real, sets, color="cell_type", basis="pca", show=False)
+    origin, label = ss.pl.embedding(
+        ss.tl.embedding(real, sets, keys="cell_type", basis="pca"),
+        color="cell_type",
+        basis="pca",
+        show=False,
+    )
     sets_colors, label_colors = legend_colors(origin), legend_colors(label)
     assert list(label_colors) == ["type_0", "type_1", "type_2"]
     assert len(set(label_colors.values())) == 3

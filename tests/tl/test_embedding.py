@@ -49,3 +49,22 @@ def test_reads_the_counts_from_layers(pair):
     np.testing.assert_array_equal(joint.obsm["X_pca"], expected.obsm["X_pca"])
     with pytest.raises(KeyError, match=r"`layer='raw'` is not in real\.layers"):
         ss.tl.embedding(real, synthetic, basis="pca", layer="raw")
+
+
+def test_real_is_not_a_set_name(pair):
+    real, synthetic = pair
+    with pytest.raises(ValueError, match="name 'real' must be a string other than"):
+        ss.tl.embedding(real, {"real": synthetic}, basis="pca")
+
+
+def test_torch_thread_count_survives_the_embedding(pair):
+    import torch
+
+    real, synthetic = pair
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ss.tl.embedding(real, {"vae": synthetic}, basis="pca")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -11,20 +11,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._docs import doc_params
-from ._utils import save_or_show
+from ._utils import draws_stored, save_or_show
 
 
+@draws_stored(
+    "sc_synth.tl.gene_correlations(real, synthetic, groupby=..., group=...), then "
+    "sc_synth.pl.correlation(real)"
+)
 @doc_params
 def correlation(
     real: AnnData,
-    synthetic: AnnData | None = None,
     *,
-    groupby: str | None = None,
-    group: str | None = None,
-    n_genes: int = 50,
     key: str = "gene_correlations",
-    layer: str | None = None,
-    synthetic_layer: str | None = None,
     ax: Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -34,23 +32,18 @@ def correlation(
     Draws the result of :func:`sc_synth.tl.gene_correlations`: both matrices in the gene order of
     the real matrix's clustering, so modules of co-expressed genes show as blocks, with the
     Pearson r between their upper triangles in the title. A generator that draws genes
-    independently shows blocks on the left and a blank diagonal on the right.
+    independently shows blocks on the left and a blank diagonal on the right::
+
+        sc_synth.tl.gene_correlations(real, synthetic, groupby="cell_type", group="B")
+        sc_synth.pl.correlation(real)
 
     Parameters
     ----------
     real
-        Real cells holding the result in ``uns[key]``; or, with ``synthetic``, real cells (raw
-        counts in ``X`` or ``layers[layer]``) for which it is computed first, by
-        ``sc_synth.tl.gene_correlations(real, synthetic, groupby=groupby, group=group,
-        n_genes=n_genes, key_added=key, layer=layer, synthetic_layer=synthetic_layer)``, which
-        stores it there.
-    synthetic
-        Synthetic cells, raw counts in ``X`` (or ``layers[synthetic_layer]``), to compute the
-        result with; ``None`` to draw the stored one.
-    groupby, group, n_genes, layer, synthetic_layer
-        Passed to :func:`sc_synth.tl.gene_correlations` with ``synthetic``.
+        Real cells holding the result of :func:`sc_synth.tl.gene_correlations` in ``uns[key]``.
     key
-        Key in ``real.uns`` of the result.
+        Key in ``real.uns`` of the result (the ``key_added`` of
+        :func:`sc_synth.tl.gene_correlations`).
     ax
         Two Axes to draw into (real, synthetic); a new figure when ``None``.
     {doc_show_save}
@@ -60,23 +53,10 @@ def correlation(
     Figure or None
         The figure, unless it was shown.
     """
-    if synthetic is not None:
-        from ..tl import gene_correlations
-
-        gene_correlations(
-            real,
-            synthetic,
-            groupby=groupby,
-            group=group,
-            n_genes=n_genes,
-            key_added=key,
-            layer=layer,
-            synthetic_layer=synthetic_layer,
-        )
     if key not in real.uns:
         raise KeyError(
-            f"no correlation matrices in .uns[{key!r}]: run sc_synth.tl.gene_correlations "
-            "first, or pass synthetic"
+            f"no correlation matrices in .uns[{key!r}]: run "
+            f"sc_synth.tl.gene_correlations(real, synthetic, key_added={key!r}) first"
         )
     result = real.uns[key]
     if ax is None:

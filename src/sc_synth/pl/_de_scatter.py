@@ -12,19 +12,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._docs import doc_params
-from ._utils import save_or_show
+from ._utils import draws_stored, save_or_show
 
 
+@draws_stored(
+    "sc_synth.tl.de_fold_changes(real, synthetic, groupby=...), then sc_synth.pl.de_scatter(real)"
+)
 @doc_params
 def de_scatter(
     real: AnnData,
-    synthetic: AnnData | None = None,
     *,
-    groupby: str | None = None,
     groups: Sequence[str] | None = None,
     key: str = "de_fold_changes",
-    layer: str | None = None,
-    synthetic_layer: str | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -34,26 +33,20 @@ def de_scatter(
     Draws the result of :func:`sc_synth.tl.de_fold_changes`: the genes DE in the real cells in
     colour, the others in grey; the dashed line is the identity (DE kept), the solid one the
     slope through the origin over the DE genes, written in the corner (below 1: the generator
-    attenuates the differences between cell types).
+    attenuates the differences between cell types)::
+
+        sc_synth.tl.de_fold_changes(real, synthetic, groupby="cell_type")
+        sc_synth.pl.de_scatter(real)
 
     Parameters
     ----------
     real
-        Real cells holding the result in ``uns[key]``; or, with ``synthetic``, real cells (raw
-        counts in ``X`` or ``layers[layer]``) for which it is computed first, by
-        ``sc_synth.tl.de_fold_changes(real, synthetic, groupby=groupby, groups=groups,
-        key_added=key, layer=layer, synthetic_layer=synthetic_layer)``, which stores it there.
-    synthetic
-        Synthetic cells, raw counts in ``X`` (or ``layers[synthetic_layer]``), to compute the
-        result with; ``None`` to draw the stored one.
-    groupby
-        Column of ``obs`` of both with the labels; needed with ``synthetic``.
+        Real cells holding the result of :func:`sc_synth.tl.de_fold_changes` in ``uns[key]``.
     groups
         Labels to plot, one panel each; ``None`` for all of the result's.
     key
-        Key in ``real.uns`` of the result.
-    layer, synthetic_layer
-        Passed to :func:`sc_synth.tl.de_fold_changes` with ``synthetic``.
+        Key in ``real.uns`` of the result (the ``key_added`` of
+        :func:`sc_synth.tl.de_fold_changes`).
     ax
         Axes to draw into, one per label; a new figure when ``None``.
     {doc_show_save}
@@ -63,24 +56,10 @@ def de_scatter(
     Figure or None
         The figure, unless it was shown.
     """
-    if synthetic is not None:
-        if groupby is None:
-            raise ValueError("pass groupby, the obs column of the labels, with synthetic")
-        from ..tl import de_fold_changes
-
-        de_fold_changes(
-            real,
-            synthetic,
-            groupby=groupby,
-            groups=groups,
-            key_added=key,
-            layer=layer,
-            synthetic_layer=synthetic_layer,
-        )
     if key not in real.uns:
         raise KeyError(
-            f"no fold changes in .uns[{key!r}]: run sc_synth.tl.de_fold_changes first, or pass "
-            "synthetic"
+            f"no fold changes in .uns[{key!r}]: run "
+            f"sc_synth.tl.de_fold_changes(real, synthetic, groupby=..., key_added={key!r}) first"
         )
     result = real.uns[key]
     stored = list(result["groups"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,20 +13,19 @@ from matplotlib.axes import Axes
 from .._docs import doc_params
 from .._names import ORIGIN
 from ._palette import LABEL_COLORS, set_colors
-from ._utils import save_or_show
+from ._utils import draws_stored, save_or_show
 
 
+@draws_stored(
+    "joint = sc_synth.tl.embedding(real, synthetic, keys=color, basis=basis), then "
+    "sc_synth.pl.embedding(joint, color=color, basis=basis)"
+)
 @doc_params
 def embedding(
     data: AnnData,
-    synthetic: AnnData | Mapping[str, AnnData] | None = None,
     *,
     color: str | Sequence[str] | None = None,
     basis: str = "umap",
-    n_pcs: int = 30,
-    seed: int = 0,
-    layer: str | None = None,
-    synthetic_layer: str | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | Path | None = None,
@@ -36,26 +35,23 @@ def embedding(
 
     Draws the pooled cells of :func:`sc_synth.tl.embedding` in their order (random, so that no
     set hides another). Synthetic cells that mix with real ones of the same label are what a
-    good generator makes.
+    good generator makes::
+
+        joint = sc_synth.tl.embedding(real, synthetic, keys="cell_type")
+        sc_synth.pl.embedding(joint, color="cell_type")
 
     Parameters
     ----------
     data
-        The pooled cells returned by :func:`sc_synth.tl.embedding`; or, with ``synthetic``, the
-        real cells (raw counts in ``X`` or ``layers[layer]``), pooled and embedded here by
-        ``sc_synth.tl.embedding(data, synthetic, keys=color, basis=basis, n_pcs=n_pcs,
-        seed=seed, layer=layer, synthetic_layer=synthetic_layer)``.
-    synthetic
-        Synthetic cells, or several sets as ``{name: AnnData}``, to embed with ``data``;
-        ``None`` when ``data`` is already embedded.
+        The pooled cells returned by :func:`sc_synth.tl.embedding`, with ``obs["origin"]``,
+        ``obsm["X_<basis>"]`` and the ``color`` columns (its ``keys``).
     color
         Columns of ``obs`` to colour further panels by, e.g. the cell type. The first panel is
         always coloured by origin (``"real"`` or the set's name), each set in the colour it has
         in every figure of :mod:`sc_synth.pl`.
     basis
-        ``"umap"`` or ``"pca"``: draws ``obsm["X_<basis>"]``.
-    n_pcs, seed, layer, synthetic_layer
-        Passed to :func:`sc_synth.tl.embedding` with ``synthetic``.
+        Draws ``obsm["X_<basis>"]``: ``"umap"`` or ``"pca"`` as :func:`sc_synth.tl.embedding`
+        stores them.
     ax
         Axes to draw into, one per panel; a new figure when ``None``, laid out so that each
         panel's legend, right of it, stays clear of the next panel.
@@ -68,27 +64,17 @@ def embedding(
     -------
     Axes, list of Axes or None
         The Axes (a list of them when there are several panels), unless the figure was shown.
+        Writes ``data.uns["origin_colors"]``, the colour of each set, as scanpy keeps colours.
     """
     colors = [color] if isinstance(color, str) else list(color or [])
-    if synthetic is not None:
-        from ..tl import embedding as embed
-
-        data = embed(
-            data,
-            synthetic,
-            keys=colors,
-            basis=basis,
-            n_pcs=n_pcs,
-            seed=seed,
-            layer=layer,
-            synthetic_layer=synthetic_layer,
-        )
     missing = [c for c in (ORIGIN, *colors) if c not in data.obs]
     if f"X_{basis}" not in data.obsm or missing:
+        lacks = [f"obsm['X_{basis}']"] if f"X_{basis}" not in data.obsm else []
+        lacks += [f"obs[{c!r}]" for c in missing]
         raise KeyError(
-            f"data has no obsm['X_{basis}'] or no obs columns {missing or [ORIGIN]}: pool the "
-            "cells with sc_synth.tl.embedding(real, synthetic, keys=color, basis=basis) first, "
-            "or pass synthetic"
+            f"data has no {', '.join(lacks)}: pool and embed the cells first, "
+            f"joint = sc_synth.tl.embedding(real, synthetic, keys={colors!r}, basis={basis!r}), "
+            f"then sc_synth.pl.embedding(joint, color={colors!r}, basis={basis!r})"
         )
     origins = data.obs[ORIGIN].cat.categories
     data.uns[f"{ORIGIN}_colors"] = list(set_colors(origins).values())

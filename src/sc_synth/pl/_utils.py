@@ -1,12 +1,35 @@
-"""What every plotting function does last: save and show the figure, scanpy's way."""
+"""What every plotting function shares: drawing stored results only, saving and showing."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import scanpy as sc
 from matplotlib.figure import Figure
+
+
+def draws_stored(two_steps: str):
+    """Refuse the synthetic cells of the one-call form, telling the two steps that replace it.
+
+    ``two_steps`` is the ``sc_synth.tl`` call that stores the result and the ``sc_synth.pl``
+    call that draws it, as a user would type them.
+    """
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(data, *args, **kwargs):
+            if args or "synthetic" in kwargs:
+                raise TypeError(
+                    f"sc_synth.pl.{func.__name__} draws a stored result and takes one AnnData; "
+                    f"compute the result in sc_synth.tl first: {two_steps}"
+                )
+            return func(data, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def save_or_show(fig: Figure, *, show: bool | None, save: str | Path | None) -> bool:
