@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ._dask import computed_in_order
 from ._design import DesignTruth
 from ._params import SimParams
 from ._reference import ReferenceParams
-from ._simulate_chunks import ChunkInputs, assemble, pieces, simulate_chunk
+from ._simulate_chunks import ChunkInputs, assemble, computed_pieces, pieces
 from ._simulate_plan import Plan, plan_simulation
 from ._simulate_reference import simulate_labelled
 from ._splat import (
@@ -247,9 +246,7 @@ def simulate(
     starts = range(0, plan.n_cells, plan.chunk_cells)
     if plan.out is None:
         return assemble(adata, pieces(inputs, starts), plan.dropout)
-    return write_zarr(
-        adata, computed_in_order(simulate_chunk, inputs, starts), plan.dropout, plan.out
-    )
+    return write_zarr(adata, computed_pieces(inputs, starts), plan.dropout, plan.out)
 
 
 @dataclass

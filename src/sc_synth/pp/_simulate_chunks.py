@@ -11,8 +11,10 @@ import numpy as np
 from anndata import AnnData
 
 from .._core._csr import RowsBuffer
+from .._progress import over_chunks
 from .._threads import usable_cores
 from ._counts import simulate_cells
+from ._dask import computed_in_order
 from ._splat import Expression, Piece
 
 
@@ -42,8 +44,13 @@ def pieces(inputs: ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece | 
     """Chunks in order, simulated by a few threads (the compiled sampler releases the GIL).
 
     At most two chunks per thread are in flight, so that pieces not yet copied into the result
-    never add up to much memory.
+    never add up to much memory. From :data:`~sc_synth._progress.FROM_CHUNKS` chunks on, a
+    progress bar counts them (see :func:`~sc_synth._progress.over_chunks`).
     """
+    return over_chunks(_in_threads(inputs, starts), len(starts), "simulate")
+
+
+def _in_threads(inputs: ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece | None]]:
     n_workers = min(usable_cores(), len(starts))
     with ThreadPoolExecutor(n_workers) as pool:
         pending: deque = deque()
@@ -53,6 +60,11 @@ def pieces(inputs: ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece | 
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def computed_pieces(inputs: ChunkInputs, starts: range) -> Iterator[tuple[Piece, Piece | None]]:
+    """Chunks in order, simulated by dask's active scheduler (see :func:`.computed_in_order`)."""
+    return over_chunks(computed_in_order(simulate_chunk, inputs, starts), len(starts), "simulate")
 
 
 def assemble(adata: AnnData, pieces: Iterator, dropout: bool) -> AnnData:

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._core._csr import RowsBuffer
+from .._progress import over_chunks
 from .._validation import check_obs_key, get_matrix
 from ._checks import check_count, check_probabilities
 from ._copula import draw_counts, zero_bounds
@@ -199,7 +200,9 @@ def simulate_reference(
         }
     adata = AnnData(obs=obs, var=var, varm=varm, uns={"simulate": record})
     starts = range(0, n_cells, chunk_cells)
-    pieces = computed_in_order(_simulate_chunk, inputs, starts)
+    pieces = over_chunks(
+        computed_in_order(_simulate_chunk, inputs, starts), len(starts), "simulate"
+    )
     if out is not None:
         return write_zarr(adata, ((piece, None) for piece in pieces), False, out)
     buffer = RowsBuffer(n_cells, n_genes)

@@ -10,6 +10,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from .._progress import over_chunks
 from ..models._sampler import Sampler
 from ..pp._splat import Piece
 from ..pp._store import write_zarr
@@ -36,9 +37,12 @@ def draw_chunks(
     """Yield the counts of ``chunk`` consecutive cells at a time, drawn ``unit`` cells at a time.
 
     The sampler draws from ``rng`` one unit after the other whatever ``chunk`` is (a whole
-    number of units), so the counts do not depend on it.
+    number of units), so the counts do not depend on it. From
+    :data:`~sc_synth._progress.FROM_CHUNKS` chunks on, a progress bar counts them (see
+    :func:`~sc_synth._progress.over_chunks`).
     """
-    for first in range(0, len(label), chunk):
+    firsts = range(0, len(label), chunk)
+    for first in over_chunks(firsts, len(firsts), "generate"):
         yield sparse.vstack(
             [
                 sampler.sample(label[part], batch[part], library[part], rng)
