@@ -60,6 +60,15 @@ doc_sample_returns = """\
 scipy.sparse.csr_matrix
     Integer counts, cells × genes (``float32``)."""
 
+doc_from_uns_record = """\
+record
+    A record of the model's kind, as :meth:`to_uns` writes it, e.g. ``adata.uns[key_added]``
+    after training (:func:`sc_synth.tl.generate` checks its kind and version first)."""
+
+doc_from_uns_returns = """\
+A model in evaluation mode that samples (:meth:`sample`) and writes its record; it holds no
+AnnData, so it cannot be trained further."""
+
 doc_ax = """\
 ax
     Axes to draw into; a new figure when ``None``."""

@@ -345,6 +345,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         )
 
     @classmethod
+    @doc_params
     def from_uns(
         cls, record: Mapping, guidance: float | None = None, n_steps: int | None = None
     ) -> FlowGenerator:
@@ -352,17 +353,14 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
         Parameters
         ----------
-        record
-            A record of kind ``"flow"``, e.g. ``adata.uns["flow"]`` checked by
-            :func:`sc_synth.tl.generate`.
+        {doc_from_uns_record}
         guidance, n_steps
             Override the record's sampling settings (see :func:`sc_synth.tl.generate`).
 
         Returns
         -------
         FlowGenerator
-            A model in evaluation mode that samples (:meth:`sample`) and writes its record; it
-            holds no AnnData, so it cannot be trained further.
+            {doc_from_uns_returns}
         """
         check_sampling(guidance, n_steps)
         missing = [field for field in _FLOW_FIELDS if field not in record]

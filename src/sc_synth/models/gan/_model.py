@@ -259,21 +259,19 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         return self._record(plan_params=clean_params(self.plan_params))
 
     @classmethod
+    @doc_params
     def from_uns(cls, record: Mapping) -> GANGenerator:
         """Rebuild a trained model from its record (:meth:`to_uns`, or an older version's).
 
         Parameters
         ----------
-        record
-            A record of kind ``"gan"``, e.g. ``adata.uns["gan"]`` checked by
-            :func:`sc_synth.tl.generate`. Records before version 4 also hold the critic's
-            weights, which are left out.
+        {doc_from_uns_record}
+            Records before version 4 also hold the critic's weights, which are left out.
 
         Returns
         -------
         GANGenerator
-            A model in evaluation mode that samples (:meth:`sample`) and writes its record; it
-            holds no AnnData, so it cannot be trained further.
+            {doc_from_uns_returns}
         """
         weights = {k: v for k, v in record["weights"].items() if not k.startswith("critic.")}
         model = cls._from_record({**record, "weights": weights}, cls._module_cls)

@@ -328,20 +328,18 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
         )
 
     @classmethod
+    @doc_params
     def from_uns(cls, record: Mapping) -> VAEGenerator:
         """Rebuild a trained model from its record (:meth:`to_uns`, or an older version's).
 
         Parameters
         ----------
-        record
-            A record of kind ``"vae"``, e.g. ``adata.uns["vae"]`` checked by
-            :func:`sc_synth.tl.generate`.
+        {doc_from_uns_record}
 
         Returns
         -------
         VAEGenerator
-            A model in evaluation mode that samples (:meth:`sample`) and writes its record; it
-            holds no AnnData, so it cannot be trained further.
+            {doc_from_uns_returns}
         """
         model = cls._from_record(record, cls._module_cls)
         model.latent_prior_ = LatentPrior.from_record(record["latent_prior"])
