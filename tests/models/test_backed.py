@@ -4,15 +4,28 @@ import anndata as ad
 import numpy as np
 import pytest
 import scvi
+import torch
 from anndata.abc import CSRDataset
 from conftest import make_counts
 from scvi import REGISTRY_KEYS
 
 import sc_synth as ss
 from sc_synth.models import _generator
+from sc_synth.models.flow import FlowGenerator
+from sc_synth.models.gan import GANGenerator
+from sc_synth.models.gan._model import data_start
 from sc_synth.models.vae import VAEGenerator
 
 _OPTIONS = {"n_hidden": 16, "n_latent": 4}
+
+
+@pytest.fixture
+def on_disk(tmp_path, monkeypatch):
+    """200 cells in memory and the same cells in an .h5ad opened backed, read 50 rows at a time."""
+    monkeypatch.setattr(_generator, "ROW_BLOCK", 50)
+    memory = make_counts(n_cells=200, n_genes=30)
+    memory.write_h5ad(tmp_path / "counts.h5ad")
+    return memory, ad.read_h5ad(tmp_path / "counts.h5ad", backed="r")
 
 
 def _train(adata, labels_key="cell_type", batch_key="batch"):
@@ -23,12 +36,9 @@ def _train(adata, labels_key="cell_type", batch_key="batch"):
     return model
 
 
-def test_vae_trains_on_an_h5ad_opened_backed(tmp_path, monkeypatch):
+def test_vae_trains_on_an_h5ad_opened_backed(on_disk):
     # blocks of 50 rows: the calibration passes read the file piece by piece
-    monkeypatch.setattr(_generator, "ROW_BLOCK", 50)
-    memory = make_counts(n_cells=200, n_genes=30)
-    memory.write_h5ad(tmp_path / "counts.h5ad")
-    backed = ad.read_h5ad(tmp_path / "counts.h5ad", backed="r")
+    memory, backed = on_disk
 
     model = _train(backed)
 
@@ -88,3 +98,91 @@ def test_backed_file_that_moved_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"backed by .*counts\.h5ad.*no longer exists"):
         ss.tl.train_vae(backed, labels_key="cell_type")
     assert "_scvi_uuid" not in backed.uns
+
+
+def test_gan_starts_at_the_data_read_in_blocks_from_a_backed_file(on_disk):
+    memory, backed = on_disk
+    models = []
+    for adata in (memory, backed):
+        GANGenerator.setup_anndata(adata, labels_key="cell_type", batch_key="batch")
+        models.append(GANGenerator(adata, n_hidden=16, n_latent=4))
+    in_memory, on_file = models
+    assert isinstance(on_file.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY), CSRDataset)
+    assert on_file.module_params == in_memory.module_params
+    # the start: output bias, offsets per label and batch, gamma shapes
+    for name in ("out.bias", "offset.weight", "log_theta"):
+        torch.testing.assert_close(
+            on_file.module.generator.get_parameter(name),
+            in_memory.module.generator.get_parameter(name),
+        )
+    # one block and four give the same start
+    codes = _generator.registered_codes(in_memory.adata_manager)
+    whole = data_start(memory.X.toarray(), *codes, 3, 2)
+    for name, value in data_start(backed.X, *codes, 3, 2).items():
+        np.testing.assert_allclose(value, whole[name], rtol=1e-10, err_msg=name)
+
+    scvi.settings.seed = 0
+    on_file.train(max_epochs=1, batch_size=32)
+    assert backed.isbacked
+    holder = ad.AnnData(uns={"gan": on_file.to_uns()})
+    assert ss.tl.generate(holder, "gan", n_cells=20).shape == (20, 30)
+
+
+def test_flow_trains_and_calibrates_on_a_backed_file(on_disk):
+    memory, backed = on_disk
+    scvi.settings.seed = 0
+    autoencoder = FlowGenerator.train_autoencoder(
+        backed, labels_key="cell_type", batch_key="batch", max_epochs=1, batch_size=32
+    )
+    models = []
+    for adata in (backed, memory):
+        FlowGenerator.setup_anndata(adata, labels_key="cell_type", batch_key="batch")
+        models.append(FlowGenerator(adata, autoencoder, n_hidden=16, n_layers=2))
+    on_file, in_memory = models
+    on_file.train(max_epochs=1, batch_size=32)
+    assert backed.isbacked
+    # the same trained module calibrated on the counts in memory: the same fits
+    in_memory.module.load_state_dict(on_file.module.state_dict())
+    in_memory.is_trained_ = True
+    in_memory.calibrate(seed=scvi.settings.seed)
+    np.testing.assert_allclose(on_file.mean_factor_, in_memory.mean_factor_, rtol=1e-10)
+    np.testing.assert_allclose(on_file.dispersion_, in_memory.dispersion_, rtol=1e-8)
+    holder = ad.AnnData(uns={"flow": on_file.to_uns()})
+    assert ss.tl.generate(holder, "flow", n_cells=20).shape == (20, 30)
+
+
+def test_train_gan_and_train_flow_leave_a_backed_file_backed(on_disk):
+    _, backed = on_disk
+    options = {"max_epochs": 1, "batch_size": 32, "n_hidden": 16}
+    ss.tl.train_gan(backed, labels_key="cell_type", batch_key="batch", **options)
+    ss.tl.train_flow(
+        backed, labels_key="cell_type", batch_key="batch", autoencoder_epochs=1, **options
+    )
+    assert backed.isbacked
+    assert isinstance(backed.X, CSRDataset)
+    assert set(backed.uns) == {"gan", "flow"}
+
+
+def test_a_store_without_counts_is_refused_before_any_work(tmp_path):
+    adata = make_counts(n_cells=60, n_genes=20)
+    with ad.settings.override(zarr_write_format=3):
+        ad.AnnData(obs=adata.obs, var=adata.var).write_zarr(tmp_path / "empty.zarr")
+    empty = ad.read_zarr(tmp_path / "empty.zarr")
+    assert empty.X is None
+    for train in (ss.tl.train_vae, ss.tl.train_gan, ss.tl.train_flow):
+        with pytest.raises(ValueError, match=r"`layer=None` trains on adata.X, which holds no"):
+            train(empty, labels_key="cell_type")
+    with pytest.raises(ValueError, match=r"layers: none"):
+        VAEGenerator.setup_anndata(empty, labels_key="cell_type")
+    assert empty.uns == {}
+    assert list(empty.obs.columns) == list(adata.obs.columns)
+
+
+def test_a_store_read_lazily_is_refused_with_how_to_open_it(tmp_path):
+    store = tmp_path / "sim.zarr"
+    ss.pp.simulate(n_cells=60, n_genes=20, seed=0, out=store)
+    lazy = ad.experimental.read_lazy(store)
+    with pytest.raises(TypeError, match=r"read lazily.*sparse_dataset"):
+        ss.tl.train_vae(lazy, labels_key="group")
+    with pytest.raises(TypeError, match=r"read lazily"):
+        GANGenerator.setup_anndata(lazy, labels_key="group")

@@ -28,11 +28,17 @@ adata = ad.read_h5ad(source)
 train = {"vae": ss.tl.train_vae, "gan": ss.tl.train_gan, "flow": ss.tl.train_flow}[kind]
 # The flow's autoencoder keeps its own latent size.
 options = {} if kind == "flow" else {"n_latent": 4}
+if kind == "gan":
+    # The GAN's default length, a number of generator steps, here 4 (each process runs this).
+    from sc_synth.models.gan import _model
+
+    _model.DEFAULT_GENERATOR_STEPS = 4
+else:
+    options["max_epochs"] = 3
 train(
     adata,
     labels_key="cell_type",
     batch_key="batch",
-    max_epochs=3,
     batch_size=32,
     n_hidden=16,
     **options,
@@ -79,8 +85,14 @@ def test_two_cpu_processes_train_a_model_that_generates(tmp_path, kind):
     trained = ad.read_h5ad(target)
     record = trained.uns[kind]
     assert record["kind"] == kind
-    # One entry per epoch trained.
-    assert max(len(np.ravel(values)) for values in record["history"].values()) == 3
+    if kind == "gan":
+        # As many generator steps as on one device, each on a minibatch per process (80 cells
+        # each: 3 minibatches an epoch), where epochs counted for one device would give half.
+        assert record["plan_params"]["generator_steps"] == 4
+        assert record["plan_params"]["critic_steps"] == 20
+    else:
+        # One entry per epoch trained.
+        assert max(len(np.ravel(values)) for values in record["history"].values()) == 3
     out = ss.tl.generate(trained, kind, n_cells=50, seed=1)
     assert out.shape == (50, 30)
     assert sparse.isspmatrix_csr(out.X)

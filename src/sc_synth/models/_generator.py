@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 from anndata import AnnData
 from scipy import sparse
@@ -31,6 +32,13 @@ def row_blocks(counts) -> Iterator[tuple[slice, np.ndarray | sparse.csr_matrix]]
             yield rows, np.asarray(block, dtype=np.float64)
 
 
+def library_sizes(counts) -> np.ndarray:
+    """Total counts of every cell of ``counts`` (in memory or backed on disk), read in blocks."""
+    return np.concatenate(
+        [np.asarray(block.sum(axis=1)).ravel() for _, block in row_blocks(counts)]
+    )
+
+
 def group_sums(codes: np.ndarray, n_groups: int, block) -> np.ndarray:
     """Sum the rows of ``block`` (dense or sparse) into ``n_groups`` groups by their ``codes``."""
     indicator = sparse.csr_matrix(
@@ -40,13 +48,36 @@ def group_sums(codes: np.ndarray, n_groups: int, block) -> np.ndarray:
     return sums.toarray() if sparse.issparse(sums) else np.asarray(sums)
 
 
-def check_backed_file(adata: AnnData) -> None:
-    """Refuse an AnnData backed by a file that is no longer where it was opened."""
-    if isinstance(adata, AnnData) and adata.isbacked and not adata.filename.exists():
+def check_training_counts(adata: AnnData, layer: str | None) -> None:
+    """Refuse, before any work, counts that training cannot read.
+
+    A backed AnnData whose file is no longer where it was opened, an AnnData without counts
+    in ``X`` and no ``layer`` given, and one read lazily (``anndata.experimental.read_lazy``:
+    dask arrays, an xarray ``obs``) raise, each saying what to do instead. A missing ``layer``
+    is left to the caller's own check.
+    """
+    if not isinstance(adata, AnnData):
+        return
+    if adata.isbacked and not adata.filename.exists():
         raise FileNotFoundError(
             f"`adata` is backed by {str(adata.filename)!r}, which no longer exists (moved or "
             "deleted); open the file where it is now, e.g. with "
             "`anndata.read_h5ad(path, backed='r')`."
+        )
+    if layer is None and adata.X is None:
+        raise ValueError(
+            "`layer=None` trains on adata.X, which holds no counts (None): the AnnData, or the "
+            "store it was read from, has no X. Pass `layer` naming the layer that holds the "
+            f"counts (layers: {sorted(adata.layers.keys()) or 'none'})."
+        )
+    if not isinstance(adata.obs, pd.DataFrame):
+        raise TypeError(
+            f"adata.obs is a {type(adata.obs).__name__}, not a DataFrame: training reads counts "
+            "in memory or backed on disk, not an AnnData read lazily "
+            "(`anndata.experimental.read_lazy`, whose arrays are dask's). Open an .h5ad file with "
+            "`anndata.read_h5ad(path, backed='r')`; for a zarr store, give its counts with "
+            "`anndata.io.sparse_dataset(zarr.open_group(path)['X'])` and its obs with "
+            "`anndata.io.read_elem(zarr.open_group(path)['obs'])`."
         )
 
 
@@ -59,9 +90,12 @@ def registered_codes(manager: AnnDataManager) -> tuple[np.ndarray, np.ndarray]:
 
 
 def registered_counts(manager: AnnDataManager):
-    """Return the registered count matrix (sparse as CSR, dense as it is)."""
-    counts = manager.get_from_registry(REGISTRY_KEYS.X_KEY)
-    return sparse.csr_matrix(counts) if sparse.issparse(counts) else counts
+    """Return the registered count matrix as registered: in memory, or backed on disk.
+
+    Passes over it read blocks of rows (:func:`row_blocks`), so that backed counts are never
+    loaded whole.
+    """
+    return manager.get_from_registry(REGISTRY_KEYS.X_KEY)
 
 
 class GeneratorMixin:
@@ -90,7 +124,9 @@ class GeneratorMixin:
             AnnData of raw counts, in memory or backed on disk (an ``.h5ad`` file opened with
             ``backed="r"``, a zarr store such as :func:`~sc_synth.pp.simulate` writes with
             ``out``); backed counts are read in blocks of rows, by scvi-tools' data loaders in
-            training. A backed AnnData whose file has moved raises :class:`FileNotFoundError`.
+            training. A backed AnnData whose file has moved raises :class:`FileNotFoundError`,
+            one without counts (``X`` empty and no ``layer``) :class:`ValueError`, one read
+            lazily (:func:`anndata.experimental.read_lazy`) :class:`TypeError`.
         layer
             Layer holding the counts; ``None`` uses ``adata.X``.
         batch_key
@@ -105,7 +141,7 @@ class GeneratorMixin:
             ``_scvi_*`` columns into ``adata.obs`` and ``adata.uns["_scvi_uuid"]`` and
             ``adata.uns["_scvi_manager_uuid"]``.
         """
-        check_backed_file(adata)
+        check_training_counts(adata, layer)
         setup_method_args = cls._get_setup_method_args(**locals())
         fields = count_fields(layer, batch_key, labels_key) + cls._label_fields(labels_key)
         manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
@@ -117,8 +153,11 @@ class GeneratorMixin:
         """Further fields that carry the labels to the module; none by default."""
         return []
 
-    def _init_record(self) -> None:
-        """Fit the label × batch grid and note the setup, from the registered AnnData."""
+    def _init_record(self, library: np.ndarray | None = None) -> None:
+        """Fit the label × batch grid and note the setup, from the registered AnnData.
+
+        ``library``, the training cells' library sizes, spares a pass over the counts.
+        """
         manager = self.adata_manager
         args = manager.registry["setup_args"]
         labels_key, batch_key = args.get("labels_key"), args.get("batch_key")
@@ -126,10 +165,8 @@ class GeneratorMixin:
             key: [str(c) for c in manager.get_state_registry(key).categorical_mapping]
             for key in (REGISTRY_KEYS.LABELS_KEY, REGISTRY_KEYS.BATCH_KEY)
         }
-        counts = manager.get_from_registry(REGISTRY_KEYS.X_KEY)
-        library = np.concatenate(
-            [np.asarray(block.sum(axis=1)).ravel() for _, block in row_blocks(counts)]
-        )
+        if library is None:
+            library = library_sizes(registered_counts(manager))
         self.conditions_ = Conditions.from_codes(
             labels_key,
             batch_key,

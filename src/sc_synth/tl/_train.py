@@ -17,7 +17,7 @@ from .._validation import (
     get_matrix,
 )
 from ..models._conditions import categories
-from ..models._generator import check_backed_file, row_blocks
+from ..models._generator import check_training_counts, row_blocks
 from ..models._training import seed_training
 from ..models.gan._model import MODULE_OPTIONS as GAN_MODULE_OPTIONS
 from ..models.gan._model import GANGenerator
@@ -53,13 +53,13 @@ def _training_view(
     labels_key: str | None,
     batch_key: str | None,
     allow_non_integer: bool,
-) -> tuple[AnnData, np.ndarray]:
+) -> AnnData:
     """Check the input and build a lean AnnData sharing the counts, which scvi-tools may annotate.
 
     scvi-tools writes registry columns into the AnnData it is set up on; training on this
     stand-in leaves the user's object untouched.
     """
-    check_backed_file(adata)
+    check_training_counts(adata, layer)
     matrix = get_matrix(adata, layer)
     name = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     check_obs_key(adata, labels_key, "labels_key")
@@ -93,8 +93,7 @@ def _training_view(
         var=pd.DataFrame(index=adata.var_names.copy()),
         layers={} if layer is None else {layer: matrix},
     )
-    library = np.concatenate([np.asarray(b.sum(axis=1)).ravel() for _, b in row_blocks(matrix)])
-    return lean, library
+    return lean
 
 
 @doc_params
@@ -164,7 +163,7 @@ def train_vae(
         else in ``adata`` changes; a failed call changes nothing.
     """
     module_kwargs, train_kwargs = _split_kwargs(kwargs, MODULE_OPTIONS)
-    lean, _ = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    lean = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
     seed_training(seed)
     VAEGenerator.setup_anndata(lean, layer=layer, labels_key=labels_key, batch_key=batch_key)
     model = VAEGenerator(lean, **module_kwargs)
@@ -213,8 +212,9 @@ def train_gan(
         ``"vanilla"``: the non-saturating GAN loss (binary cross-entropy), 1 critic step per
         generator step, Adam with lr 5e-5 and betas (0.5, 0.999).
     max_epochs
-        Passes through the data; ``None`` gives about 200 generator steps (each critic step
-        takes one minibatch), at least 10 and at most 2,000 epochs.
+        Passes through the data; ``None`` trains for 200 generator steps (each critic step
+        takes one minibatch, on several devices one on each), whatever the number of cells and
+        devices.
     {doc_accelerator}
     seed
         Seed of weights, noise and data order (through ``scvi.settings.seed``). The same seed,
@@ -253,7 +253,7 @@ def train_gan(
     module_kwargs, train_kwargs = _split_kwargs(kwargs, GAN_MODULE_OPTIONS + GAN_PLAN_OPTIONS)
     plan_kwargs = dict(train_kwargs.pop("plan_kwargs", None) or {})
     plan_kwargs.update({k: module_kwargs.pop(k) for k in GAN_PLAN_OPTIONS if k in module_kwargs})
-    lean, _ = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    lean = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
     seed_training(seed)
     GANGenerator.setup_anndata(lean, layer=layer, labels_key=labels_key, batch_key=batch_key)
     model = GANGenerator(lean, loss=loss, **module_kwargs)

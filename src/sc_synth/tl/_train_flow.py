@@ -149,7 +149,7 @@ def train_flow(
     p_uncond = flow_kwargs.get("p_uncond", 0.2)
     if isinstance(p_uncond, bool) or not isinstance(p_uncond, int | float) or not 0 <= p_uncond < 1:
         raise ValueError(f"`p_uncond` must be a probability in [0, 1), got {p_uncond!r}.")
-    lean, _ = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
+    lean = _training_view(adata, layer, labels_key, batch_key, allow_non_integer)
     if vae_key is not None:
         autoencoder = _reused_autoencoder(adata, vae_key, labels_key, batch_key, autoencoder_kwargs)
     seed_training(seed)

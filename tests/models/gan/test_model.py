@@ -8,7 +8,8 @@ from conftest import make_counts
 from sc_synth.models._conditions import Conditions
 from sc_synth.models._record import weights_to_record
 from sc_synth.models.gan import GANGenerator
-from sc_synth.models.gan._model import data_start, default_max_epochs
+from sc_synth.models.gan import _model as gan_model
+from sc_synth.models.gan._model import data_start, default_max_steps
 from sc_synth.models.gan._module import GANModule
 
 
@@ -57,10 +58,18 @@ def test_sampler_refuses_a_record_that_is_not_a_gan():
         GANGenerator.from_uns(record)
 
 
-def test_default_epochs_aim_at_a_fixed_number_of_generator_steps():
-    assert default_max_epochs(n_obs=350, batch_size=128, n_critic=5) == 334
-    assert default_max_epochs(n_obs=6_400, batch_size=128, n_critic=5) == 20
-    assert default_max_epochs(n_obs=10**7, batch_size=128, n_critic=1) == 10
+def test_default_training_takes_a_fixed_number_of_generator_steps(monkeypatch):
+    # Lightning counts critic and generator steps alike.
+    assert default_max_steps(n_critic=5) == 6 * gan_model.DEFAULT_GENERATOR_STEPS
+    monkeypatch.setattr(gan_model, "DEFAULT_GENERATOR_STEPS", 7)
+    for n_cells, n_critic in ((120, 5), (240, 2)):
+        adata = make_counts(n_cells=n_cells, n_genes=20)
+        GANGenerator.setup_anndata(adata, labels_key="cell_type")
+        model = GANGenerator(adata, n_hidden=16, n_latent=4)
+        # 4 or 8 minibatches an epoch: training stops within an epoch, after the 7th generator step
+        model.train(batch_size=32, plan_kwargs={"n_critic": n_critic})
+        assert model.plan_params["generator_steps"] == 7
+        assert model.plan_params["critic_steps"] == 7 * n_critic
 
 
 def test_generator_starts_at_the_mean_profiles_and_overdispersion_of_the_data():

@@ -17,7 +17,13 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from ..._docs import doc_params
 from .._counts import negative_binomial_counts
-from .._generator import GeneratorMixin, registered_codes, registered_counts
+from .._generator import (
+    GeneratorMixin,
+    group_sums,
+    registered_codes,
+    registered_counts,
+    row_blocks,
+)
 from .._record import clean_params, history_to_record, load_weights, weights_to_record
 from .._training import training_run
 from ..vae._model import KL_WEIGHT, decode
@@ -279,10 +285,16 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         module = self.module.autoencoder
         n_labels, n_batches = conditions.n_cells.shape
         seen = conditions.n_cells > 0
-        observed = np.zeros((n_labels, n_batches, counts.shape[1]))
-        for lab, bat in zip(*np.nonzero(seen), strict=True):
-            cells = (label == lab) & (batch == bat)
-            observed[lab, bat] = np.asarray(counts[cells].sum(0), dtype=np.float64).ravel()
+        # Summed and squared counts per label and batch, read in blocks of rows: counts backed
+        # on disk are never loaded whole.
+        observed = squares = 0.0
+        for rows, block in row_blocks(counts):
+            codes = label[rows] * n_batches + batch[rows]
+            squared = block.multiply(block) if sparse.issparse(block) else block**2
+            observed = observed + group_sums(codes, n_labels * n_batches, block)
+            squares = squares + group_sums(codes, n_labels * n_batches, squared)
+        observed = observed.reshape(n_labels, n_batches, -1)
+        squares = squares.reshape(n_labels, n_batches, -1).sum(1)
         totals = np.where(seen, observed.sum(2), observed.sum(2)[seen].mean())
         # Without cells, a pair's expression adds the label's and the batch's log effects.
         relative = np.log(observed + pseudocount) - np.log(totals[..., None])
@@ -299,9 +311,10 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             factor[lab, bat] = (target[lab, bat] + pseudocount) / (expected + pseudocount)
 
         theta = np.empty((n_labels, counts.shape[1]))
+        sums, n_real = observed.sum(1), np.bincount(label, minlength=n_labels)
         for lab in range(n_labels):
-            real = counts[label == lab]
-            real = real.toarray() if sparse.issparse(real) else np.asarray(real)
+            n = n_real[lab]
+            real_var = (squares[lab] - sums[lab] ** 2 / n) / (n - 1)
             share = conditions.n_cells[lab] / conditions.n_cells[lab].sum()
             batches = rng.choice(n_batches, size=n_draws, p=share)
             codes = np.full(n_draws, lab)
@@ -310,11 +323,11 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
                 module, self.codes(codes, batches, rng), codes, batches, library
             )
             mu *= factor[codes, batches]
-            excess = real.var(0, ddof=1) - mu.var(0) - mu.mean(0)
+            excess = real_var - mu.var(0) - mu.mean(0)
             inv = np.maximum(excess, 0.0) / np.maximum((mu**2).mean(0), 1e-12)
             # Where the model alone is already as variable as the data, counts are near-Poisson.
             moments = 1.0 / np.maximum(inv, 1e-4)
-            weight = len(real) / (len(real) + shrinkage)
+            weight = n / (n + shrinkage)
             theta[lab] = np.exp(weight * np.log(moments) + (1 - weight) * np.log(trained.mean(0)))
         conditions.log_lib_mean = additive_fill(conditions.log_lib_mean, seen)
         self.mean_factor_, self.dispersion_ = factor, theta

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,7 +12,14 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from ..._docs import doc_params
 from .._counts import negative_binomial_counts
-from .._generator import GeneratorMixin, registered_codes, registered_counts
+from .._generator import (
+    GeneratorMixin,
+    group_sums,
+    library_sizes,
+    registered_codes,
+    registered_counts,
+    row_blocks,
+)
 from .._record import clean_params
 from .._training import training_run
 from ._module import THETA_RANGE, GANModule
@@ -22,23 +28,32 @@ from ._trainingplan import PLAN_DEFAULTS, GANTrainingPlan
 #: Module arguments a user may set through ``train_gan(**kwargs)``.
 MODULE_OPTIONS = ("n_latent", "n_hidden", "n_layers", "gradient_penalty")
 
-#: Generator steps that ``max_epochs=None`` aims at. Started at the data (see
-#: ``data_start``), 200 steps meet precision and recall of 0.7 on held-out PBMC and
-#: simulated cells.
+#: Generator steps that ``max_epochs=None`` trains for, whatever the number of cells and devices.
+#: Started at the data (see ``data_start``), 200 steps meet precision and recall of 0.7 on
+#: held-out PBMC and simulated cells (see the Scale page of the docs for larger data).
 DEFAULT_GENERATOR_STEPS = 200
 
 # Weight, in cells, of the all-cells gamma shapes in each label's.
 _THETA_PRIOR_CELLS = 20
 
 
-def default_max_epochs(n_obs: int, batch_size: int, n_critic: int) -> int:
-    """Epochs that give about ``DEFAULT_GENERATOR_STEPS`` generator steps (10 to 2000)."""
-    batches = max(1, math.ceil(n_obs / batch_size))
-    return int(np.clip(math.ceil(DEFAULT_GENERATOR_STEPS * n_critic / batches), 10, 2000))
+def default_max_steps(n_critic: int) -> int:
+    """Lightning's steps for :data:`DEFAULT_GENERATOR_STEPS` generator steps.
+
+    Lightning counts the steps of both optimisers: ``n_critic`` critic steps and one generator
+    step make ``n_critic + 1``. Every device of a data-parallel run takes the same steps, each on
+    its own minibatch, so that the count holds on any number of devices.
+    """
+    return DEFAULT_GENERATOR_STEPS * (n_critic + 1)
 
 
 def data_start(
-    counts, label: np.ndarray, batch: np.ndarray, n_labels: int, n_batch: int
+    counts,
+    label: np.ndarray,
+    batch: np.ndarray,
+    n_labels: int,
+    n_batch: int,
+    library: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit the training cells' mean profiles and overdispersion, where the generator starts.
 
@@ -53,11 +68,14 @@ def data_start(
     Parameters
     ----------
     counts
-        Training counts, cells × genes (dense or sparse).
+        Training counts, cells × genes (dense, sparse or backed on disk: read in blocks of
+        rows).
     label, batch
         Codes of each cell's label and batch.
     n_labels, n_batch
         Number of labels and batches.
+    library
+        Each cell's total counts; ``None`` sums them from ``counts``.
 
     Returns
     -------
@@ -65,33 +83,34 @@ def data_start(
         The arguments of :meth:`GANModule.start_at` as arrays: ``log_profile`` (genes),
         ``offsets`` ((labels + batches) × genes) and ``log_theta`` (labels × genes).
     """
-    counts = sparse.csr_matrix(counts, dtype=np.float64)
-
-    def indicator(codes, n):
-        return sparse.csr_matrix(
-            (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n, len(codes))
-        )
+    if library is None:
+        library = library_sizes(counts)
+    scale = library.mean() / np.maximum(library, 1.0)
+    groups, n_groups = label * n_batch + batch, n_labels * n_batch
+    # Per label and batch: summed counts, and summed and squared counts scaled to the mean library.
+    totals = sums = squares = 0.0
+    for rows, block in row_blocks(counts):
+        codes = groups[rows]
+        scaled = sparse.diags(scale[rows]) @ block
+        squared = scaled.multiply(scaled) if sparse.issparse(scaled) else scaled**2
+        totals = totals + group_sums(codes, n_groups, block)
+        sums = sums + group_sums(codes, n_groups, scaled)
+        squares = squares + group_sums(codes, n_groups, squared)
+    totals = totals.reshape(n_labels, n_batch, -1)
 
     def log_profile(totals):
         # Half a count per gene keeps genes unseen in a condition finite.
         totals = totals + 0.5
         return np.log(totals / totals.sum(1, keepdims=True))
 
-    overall = log_profile(np.asarray(counts.sum(0)))
-    offsets = [
-        log_profile((indicator(codes, n) @ counts).toarray()) - overall
-        for codes, n in ((label, n_labels), (batch, n_batch))
-    ]
-    library = np.asarray(counts.sum(1)).ravel()
-    scale = library.mean() / np.maximum(library, 1.0)
-    scaled = sparse.diags(scale) @ counts
-    groups = indicator(label * n_batch + batch, n_labels * n_batch)
-    size = np.asarray(groups.sum(1))
-    mean = (groups @ scaled).toarray() / np.maximum(size, 1)
-    variance = (groups @ scaled.multiply(scaled)).toarray() / np.maximum(size, 1) - mean**2
+    overall = log_profile(totals.sum((0, 1))[None])
+    offsets = [log_profile(totals.sum(axis)) - overall for axis in (1, 0)]
+    size = np.bincount(groups, minlength=n_groups)[:, None]
+    mean = sums / np.maximum(size, 1)
+    variance = squares / np.maximum(size, 1) - mean**2
     # Counts scaled by s have Poisson variance s times their mean, not the mean: taking the
     # mean alone leaves the Poisson noise of shallow cells in the gamma's share.
-    poisson = mean * (groups @ scale)[:, None] / np.maximum(size, 1)
+    poisson = mean * np.bincount(groups, scale, minlength=n_groups)[:, None] / np.maximum(size, 1)
     squares = (size * mean**2).reshape(n_labels, n_batch, -1).sum(1)
     excess = (size * np.clip(variance - poisson, 0, None)).reshape(n_labels, n_batch, -1).sum(1)
     # Per label, shrunk towards all cells' fit by a prior worth _THETA_PRIOR_CELLS cells, so
@@ -121,7 +140,8 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
     Parameters
     ----------
     adata
-        AnnData of raw counts registered with ``setup_anndata``.
+        AnnData of raw counts registered with ``setup_anndata``, in memory or backed on
+        disk: the data-driven start reads backed counts in blocks of rows.
     n_latent
         Dimension of the generator's Gaussian noise.
     n_hidden
@@ -159,7 +179,8 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
     ):
         super().__init__(adata)
         counts = registered_counts(self.adata_manager)
-        log_library = np.log(np.asarray(counts.sum(axis=1), dtype=np.float64).ravel())
+        library = library_sizes(counts)
+        log_library = np.log(library)
         n_labels, n_batch = self.summary_stats.n_labels, self.summary_stats.n_batch
         self.module_params = {
             "n_input": self.summary_stats.n_vars,
@@ -176,9 +197,10 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             "log_library_sd": float(max(log_library.std(), 1e-3)),
         }
         self.module = self._module_cls(**self.module_params)
-        start = data_start(counts, *registered_codes(self.adata_manager), n_labels, n_batch)
+        codes = registered_codes(self.adata_manager)
+        start = data_start(counts, *codes, n_labels, n_batch, library=library)
         self.module.start_at(**{name: torch.as_tensor(a) for name, a in start.items()})
-        self._init_record()
+        self._init_record(library)
         self.plan_params = None
         self._model_summary_string = (
             f"GANGenerator: loss {loss}, n_latent {n_latent}, n_hidden {n_hidden}, "
@@ -202,9 +224,9 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Passes through the data; ``None`` gives about ``DEFAULT_GENERATOR_STEPS``
-            generator steps (each critic step takes one minibatch), at least 10 and at most
-            2,000 epochs.
+            Passes through the data; ``None`` trains for 200 generator steps (each of its
+            critic steps takes one minibatch; on several devices, one minibatch on each),
+            whatever the number of cells and devices, through Lightning's ``max_steps``.
         batch_size
             Cells per minibatch.
         train_size
@@ -228,8 +250,9 @@ class GANGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             n_critic = (
                 plan_kwargs.get("n_critic") or PLAN_DEFAULTS[self.module.loss_name]["n_critic"]
             )
-            n_train = math.ceil(train_size * self.adata.n_obs)
-            max_epochs = default_max_epochs(n_train, batch_size, n_critic)
+            kwargs.setdefault("max_steps", default_max_steps(n_critic))
+            # An epoch takes at least one step: the steps, not the epochs, end training.
+            max_epochs = kwargs["max_steps"]
         if train_size < 1:
             kwargs.setdefault("check_val_every_n_epoch", 1)
         with training_run(f"{self.module.loss_name} GAN", self.adata, kwargs):
