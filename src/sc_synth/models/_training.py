@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 
@@ -43,6 +44,14 @@ def _quiet_lightning() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def epochs_for_steps(n_obs: int, batch_size: int, steps: int) -> int:
+    """Epochs of ``n_obs`` cells in minibatches of ``batch_size`` that take about ``steps`` steps.
+
+    At least one epoch; rounded up, so that the steps are at least ``steps``.
+    """
+    return max(1, math.ceil(steps / max(1, math.ceil(n_obs / batch_size))))
 
 
 def seed_training(seed: int) -> None:

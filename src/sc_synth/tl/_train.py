@@ -131,7 +131,9 @@ def train_vae(
     {doc_training_data}
     max_epochs
         Passes through the data; ``None`` uses scvi-tools' heuristic
-        (:func:`scvi.model.get_max_epochs_heuristic`).
+        (:func:`scvi.model.get_max_epochs_heuristic`: 400 epochs up to 20,000 cells) capped at
+        about 12,000 minibatches, which binds above about 4,300 cells, with the KL warm-up
+        over all epochs (see :meth:`~sc_synth.models.VAEGenerator.train`).
     {doc_accelerator}
     seed
         Seed of weights, data order and the latent prior fit (through ``scvi.settings.seed``).

@@ -6,7 +6,8 @@ from conftest import make_counts
 
 import sc_synth as ss
 from sc_synth.models.vae import VAEGenerator
-from sc_synth.models.vae._model import KL_WEIGHT
+from sc_synth.models.vae import _model as vae_model
+from sc_synth.models.vae._model import KL_WEIGHT, default_max_epochs
 
 
 def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
@@ -66,6 +67,25 @@ def test_kl_term_is_weighted_unless_the_user_sets_the_weight():
         adata, labels_key="cell_type", plan_kwargs={**no_warmup, "max_kl_weight": 1.0}, **options
     )
     np.testing.assert_allclose(adata.uns["vae"]["history"]["kl_weight"], 1.0)
+
+
+def test_default_epochs_cap_the_steps_on_large_data_only():
+    # scvi-tools' 400 epochs up to 4,266 cells (30 minibatches of the 90 % that train) ...
+    assert default_max_epochs(700, 128, 0.9) == 400
+    assert default_max_epochs(4266, 128, 0.9) == 400
+    # ... then about 12,000 steps: 71 minibatches on 10,000 cells, 1,407 on 200,000
+    assert default_max_epochs(4300, 128, 0.9) == 388
+    assert default_max_epochs(10_000, 128, 0.9) == 170
+    assert default_max_epochs(200_000, 128, 0.9) == 9
+
+
+def test_capped_default_training_warms_the_kl_term_up_over_its_epochs(monkeypatch):
+    monkeypatch.setattr(vae_model, "DEFAULT_MAX_STEPS", 16)
+    adata = make_counts(n_cells=60, n_genes=20)
+    # 54 training cells in minibatches of 8: 7 steps an epoch, so 3 epochs
+    ss.tl.train_vae(adata, labels_key="cell_type", batch_size=8, n_hidden=8, n_latent=2)
+    kl_weight = adata.uns["vae"]["history"]["kl_weight"]
+    np.testing.assert_allclose(kl_weight, KL_WEIGHT * np.arange(3) / 3)
 
 
 def test_object_api_trains_quietly_and_its_record_rebuilds_the_model(capfd):
