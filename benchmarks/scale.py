@@ -2,13 +2,14 @@
 
 For each cell count, ``ss.pp.simulate`` draws that many training cells plus ``--held-out``
 more (2,000 genes, six labels of which two are rare, three batches); the held-out cells are
-drawn at random within labels. Each kind trains with the package's defaults (``--max-epochs``
-overrides them) in a process of its own, so that its peak resident memory (RSS) is its own, and
-then generates the held-out composition; ``ss.tl.evaluate`` scores it against the held-out
-cells beside the real-vs-real reference. Printed per cell count and kind: training time, peak
-RSS of the process (simulation included; the count matrix's size is printed beside it), record
-size (bytes of the record alone written to ``.h5ad``), precision, recall and classifier AUC on
-all cells, and generation speed.
+drawn at random within labels. Both sets are written to ``.h5ad`` files once; each kind then
+reads them and trains with the package's defaults (``--max-epochs`` overrides them) in a process
+of its own, so that its peak resident memory (RSS) is its own, and generates the held-out
+composition; ``ss.tl.evaluate`` scores it against the held-out cells beside the real-vs-real
+reference. Printed per cell count and kind: the load average over training, training wall and
+CPU time, RSS once the data are read and the peak of the process (the count matrix's size is
+printed beside it), record size (bytes of the record alone written to ``.h5ad``), precision,
+recall and classifier AUC on all cells, and generation speed.
 
     python benchmarks/scale.py                                   # 10,000 50,000 200,000 cells
     python benchmarks/scale.py --cells 10000 --kinds vae gan
@@ -59,6 +60,24 @@ def simulate(n_cells: int, n_held_out: int, n_genes: int, seed: int):
     return adata[~held].copy(), adata[held].copy()
 
 
+def rss_mb() -> int:
+    """Resident memory of this process now, in MiB."""
+    with open("/proc/self/statm") as statm:
+        return round(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+
+
+def peak_rss_mb() -> int:
+    """Peak resident memory of this process so far, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10)
+
+
+def write_data(n_cells: int, args, folder: str) -> None:
+    """Simulate one data set and write its training and held-out cells to ``folder``."""
+    train, test = simulate(n_cells, args.held_out, args.genes, args.seed)
+    train.write_h5ad(os.path.join(folder, "train.h5ad"))
+    test.write_h5ad(os.path.join(folder, "test.h5ad"))
+
+
 def record_bytes(record: dict) -> int:
     """Size of the record alone in an ``.h5ad`` file."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,18 +86,27 @@ def record_bytes(record: dict) -> int:
         return os.path.getsize(path)
 
 
-def run_one(kind: str, n_cells: int, args) -> dict:
-    """Train, record, generate and score one kind at one cell count (in this process)."""
+def run_one(kind: str, folder: str, args) -> dict:
+    """Train, record, generate and score one kind on the data in ``folder`` (in this process)."""
+    # Imported before the data are read, so that the RSS then counts libraries and data alone.
+    import scvi  # noqa: F401
+
     import sc_synth as ss
 
-    train, test = simulate(n_cells, args.held_out, args.genes, args.seed)
+    start = time.perf_counter()
+    train = ad.read_h5ad(os.path.join(folder, "train.h5ad"))
+    test = ad.read_h5ad(os.path.join(folder, "test.h5ad"))
+    load_s = time.perf_counter() - start
+    rss_loaded = rss_mb()
     matrix_bytes = train.X.data.nbytes + train.X.indices.nbytes + train.X.indptr.nbytes
     options = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     trainer = {"vae": ss.tl.train_vae, "gan": ss.tl.train_gan, "flow": ss.tl.train_flow}[kind]
-    start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    start, cpu = time.perf_counter(), time.process_time()
     trainer(train, labels_key="group", batch_key="batch", seed=args.seed, **options)
-    train_s = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    load_after = os.getloadavg()[0]
+    peak = peak_rss_mb()
     record = train.uns[kind]
     groups = {
         (label, batch): int(n)
@@ -99,11 +127,15 @@ def run_one(kind: str, n_cells: int, args) -> dict:
     )
     table = table[table["group"] == "all"][COLUMNS]
     return {
-        "cells": n_cells,
+        "cells": train.n_obs,
         "kind": kind,
         "epochs": len(next(iter(record["history"].values()), [])),
+        "load (1 min)": f"{load_before:.1f}–{load_after:.1f}",
+        "read_s": round(load_s, 1),
         "train_s": round(train_s, 1),
-        "peak_rss_mb": round(peak / 2**20),
+        "train_cpu_s": round(train_cpu_s, 1),
+        "rss_loaded_mb": rss_loaded,
+        "peak_rss_mb": peak,
         "counts_mb": round(matrix_bytes / 2**20, 1),
         "record_bytes": record_bytes(record),
         "generate_cells_per_s": round(synthetic.n_obs / generate_s),
@@ -161,11 +193,15 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", type=int, nargs="+", default=None)
-    parser.add_argument("--one", nargs=2, metavar=("KIND", "CELLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--data", nargs=2, metavar=("CELLS", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--write-one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one[0], int(args.one[1]), args)))
+        print(json.dumps(run_one(args.one[0], args.one[1], args)))
+        return
+    if args.data:
+        write_data(int(args.data[0]), args, args.data[1])
         return
     if args.write_one:
         print(json.dumps(write_one(args.write_one[0], int(args.write_one[1]))))
@@ -177,23 +213,26 @@ def main() -> None:
 
     print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     rows, others = [], {}
+    common = ["--genes", str(args.genes), "--held-out", str(args.held_out)]
+    common += ["--seed", str(args.seed)]
+    if args.max_epochs is not None:
+        common += ["--max-epochs", str(args.max_epochs)]
     for n_cells in args.cells:
-        for kind in args.kinds:
-            command = [sys.executable, __file__, "--one", kind, str(n_cells)]
-            command += ["--genes", str(args.genes), "--held-out", str(args.held_out)]
-            command += ["--seed", str(args.seed)]
-            if args.max_epochs is not None:
-                command += ["--max-epochs", str(args.max_epochs)]
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            scores = result.pop("scores")
-            for row, values in scores.items():
-                if row == kind:
-                    rows.append({**result, **values})
-                else:
-                    # the real-vs-real reference and the baseline, alike for every kind
-                    others[n_cells, row] = {"cells": n_cells, "kind": row, **values}
-            print(pd.DataFrame([rows[-1]]).to_markdown(index=False), flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            command = [sys.executable, __file__, "--data", str(n_cells), folder, *common]
+            subprocess.run(command, check=True)
+            for kind in args.kinds:
+                command = [sys.executable, __file__, "--one", kind, folder, *common]
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                scores = result.pop("scores")
+                for row, values in scores.items():
+                    if row == kind:
+                        rows.append({**result, **values})
+                    else:
+                        # the real-vs-real reference and the baseline, alike for every kind
+                        others[n_cells, row] = {"cells": n_cells, "kind": row, **values}
+                print(pd.DataFrame([rows[-1]]).to_markdown(index=False), flush=True)
     table = pd.DataFrame(rows + list(others.values()))
     print(table.sort_values(["cells"], kind="stable").to_markdown(index=False))
 
