@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import scvi
 import torch
+import zarr
 from anndata.abc import CSRDataset
+from anndata.io import read_elem, sparse_dataset
 from conftest import make_counts
 from scvi import REGISTRY_KEYS
 
@@ -186,3 +188,11 @@ def test_a_store_read_lazily_is_refused_with_how_to_open_it(tmp_path):
         ss.tl.train_vae(lazy, labels_key="group")
     with pytest.raises(TypeError, match=r"read lazily"):
         GANGenerator.setup_anndata(lazy, labels_key="group")
+    # opened as the message says, the store trains with its counts on disk
+    root = zarr.open_group(store, mode="r")
+    cells = ad.AnnData(
+        X=sparse_dataset(root["X"]), obs=read_elem(root["obs"]), var=read_elem(root["var"])
+    )
+    ss.tl.train_gan(cells, labels_key="group", max_epochs=1, n_hidden=16)
+    assert isinstance(cells.X, CSRDataset)
+    assert cells.uns["gan"]["setup"]["n_obs"] == 60
