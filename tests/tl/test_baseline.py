@@ -1,8 +1,9 @@
 import numpy as np
 from conftest import make_counts
+from scipy import sparse
 
 import sc_synth as ss
-from sc_synth.tl._baseline import nb_per_label
+from sc_synth.tl._baseline import _draw, fit, nb_per_label
 
 
 def test_nb_per_label_keeps_labels_profiles_and_is_seeded():
@@ -60,3 +61,24 @@ def test_tiny_label_batch_draws_from_its_label():
     # too few to fit on their own, they draw library sizes from all cells of their labels
     assert drawn[297:].sum() < 0.5 * deep[297:].sum()
     assert abs(drawn[:297].sum() / deep[:297].sum() - 1) < 0.1
+
+
+def test_draws_have_the_moments_of_the_fitted_negative_binomial():
+    x = make_counts(n_cells=600, n_genes=60, seed=5).X.toarray()
+    # genes whose counts follow the library size exactly underdisperse: fitted as Poisson
+    x[:, :4] = np.round(np.outer(x.sum(axis=1), [0.002, 0.01, 0.03, 0.05]))
+    library, profile, phi = fit(x)
+    assert (phi[:4] == 0).all()
+    assert (phi[4:] > 0).all()
+    n = 20_000
+    drawn = sparse.vstack(_draw(x, n, np.random.default_rng(0))).toarray()
+    # library sizes are resampled, then Y | L ~ NB(L p, phi):
+    # E[Y] = E[L] p and Var[Y] = E[L] p + phi p² E[L²] + p² Var[L]
+    lib_mean, lib_square = library.mean(), (library**2).mean()
+    mean = lib_mean * profile
+    var = mean + phi * profile**2 * lib_square + profile**2 * library.var()
+    z = (drawn.mean(axis=0) - mean) / np.sqrt(var / n)
+    assert np.abs(z).max() < 5
+    observed = mean > 0.5
+    np.testing.assert_allclose(drawn.var(axis=0)[observed], var[observed], rtol=0.1)
+    assert observed[:4].all()

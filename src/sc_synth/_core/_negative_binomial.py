@@ -5,6 +5,9 @@ A negative binomial count with mean ``μ`` and size ``a`` is a Poisson count of 
 
     P(Y = 0) = (1 + x)^-a,    P(Y = k) = P(Y = k - 1) · (k - 1 + a) r / k
 
+An infinite size (dispersion ``1 / a = 0``, so ``x = 0``) is the Poisson limit, which the same
+steps draw: ``P(Y = 0) = exp(-μ)`` and ``P(Y = k) = P(Y = k - 1) · μ / k``.
+
 and ``Y`` is drawn exactly by inverting this CDF with one uniform ``u`` per entry: ``Y`` is the
 number of ``k`` with ``P(Y <= k) <= u``. Inversion takes about ``μ`` steps, so entries with a
 large mean (or a large ``x``, whose long tail would take many steps) draw ``λ`` and ``Y`` from
@@ -120,7 +123,8 @@ def _first_steps(cand_u, cand_mu, cand_x, y, p, q, r, v):
         inv = 1.0 / one_plus
         # log(1 + x), corrected for the rounding of 1 + x
         log_y0 = fast_log(one_plus) + (scale - (one_plus - 1.0)) * inv
-        prob = fast_exp_neg(mean / scale * log_y0)
+        # a log(1 + x), whose limit at x = 0 (infinite size: Poisson) is the mean
+        prob = fast_exp_neg(mean / scale * log_y0 if scale > 0.0 else mean)
         ratio = scale * inv
         step = mean * inv
         left = cand_u[n] - prob
@@ -149,7 +153,8 @@ def _pack_unfinished(rng, cand_mu, cand_x, y, lam, p, q, r, v, act_n):
         mean = cand_mu[n]
         scale = cand_x[n]
         if not ((mean <= MAX_INVERSION_MEAN) & (scale <= MAX_INVERSION_SCALE)):
-            lam[n] = rng.standard_gamma(mean / scale) * scale
+            # an infinite size (x = 0) has no gamma: λ is the mean
+            lam[n] = rng.standard_gamma(mean / scale) * scale if scale > 0.0 else mean
             y[n] = rng.poisson(lam[n])
         elif (v[n] >= 0.0) & (p[n] > 0.0):
             p[n_active] = p[n]
@@ -272,6 +277,8 @@ def _nb_zero_bounds(mean, size, mu, x, bound):
 @jit_kernel
 def draw_negative_binomial(rng, seed, mean, size, size_index, data, indices, row_nnz):
     """Negative binomial counts with mean ``mean[i, j]`` and size ``size[size_index[i], j]``.
+
+    An infinite size draws Poisson counts.
 
     For means given per entry (e.g. a decoder's output; Splat's counts compute theirs in
     :func:`sc_synth.pp._counts.draw_block`): row ``i`` goes to ``row_nnz[i]``, its values and

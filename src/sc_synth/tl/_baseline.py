@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..models._counts import negative_binomial_counts
+
 _CHUNK = 4096  # cells drawn at once, to bound memory on large data
 # A label x batch combination with fewer cells is fitted on its label's cells of all batches:
 # moment dispersions from a handful of cells are noise.
@@ -38,7 +40,8 @@ def nb_per_label(
     Returns
     -------
     Cells x genes counts (``float32`` CSR) in the input's cell order; each drawn cell has the label
-    (and batch) of the input cell in its place.
+    (and batch) of the input cell in its place. The counts come from the compiled sampler of
+    :mod:`sc_synth._core._negative_binomial`, the same for a seed whatever the number of threads.
     """
     rng = np.random.default_rng(seed)
     counts = sparse.csr_matrix(counts, dtype=np.float64)
@@ -67,16 +70,27 @@ def nb_per_label(
 
 def _draw(x: np.ndarray, n: int, rng: np.random.Generator) -> list[sparse.csr_matrix]:
     """``n`` cells from independent negative binomials fitted by moments to the cells ``x``."""
+    library, profile, phi = fit(x)
+    # NB size 1 / phi; a gene fitted as Poisson (phi 0) has an infinite size, which the sampler
+    # draws as Poisson
+    size = np.divide(1.0, phi, out=np.full_like(phi, np.inf), where=phi > 0)
+    blocks = []
+    for start in range(0, n, _CHUNK):
+        mean = np.outer(rng.choice(library, min(_CHUNK, n - start), replace=True), profile)
+        blocks.append(negative_binomial_counts(mean, size, np.zeros(len(mean), int), rng))
+    return blocks
+
+
+def fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Library sizes, expression profile and per-gene dispersion φ of the cells ``x``.
+
+    The profile is each gene's share of the total count; φ is fitted by moments of the counts
+    around ``profile * library`` (NB variance ``μ + φ μ²``), and 0 (Poisson) where they
+    underdisperse.
+    """
     library = x.sum(axis=1)
     profile = x.sum(axis=0) / max(library.sum(), 1.0)
     mu = np.outer(library, profile)
-    # NB variance mu + phi mu^2: phi by moments, clipped at 0 (Poisson) where counts underdisperse
     excess = ((x - mu) ** 2 - mu).sum(axis=0)
     phi = np.maximum(excess / np.maximum((mu**2).sum(axis=0), 1e-300), 0.0)
-    blocks = []
-    for start in range(0, n, _CHUNK):
-        size = min(_CHUNK, n - start)
-        mean = np.outer(rng.choice(library, size, replace=True), profile)
-        rate = np.where(phi > 0, rng.gamma(1.0 / np.where(phi > 0, phi, 1.0), mean * phi), mean)
-        blocks.append(sparse.csr_matrix(rng.poisson(rate).astype(np.float32)))
-    return blocks
+    return library, profile, phi
