@@ -33,7 +33,7 @@ def test_record_holds_what_sampling_needs_and_no_training_codes(trained):
     assert record["kind"] == "flow"
     for field in ("sampling", "conditions", "mean_factor", "dispersion", "weights"):
         assert field in record
-    assert record["sampling"] == {"guidance": 1.0, "n_steps": 8}
+    assert record["sampling"] == {"guidance": 1.0, "n_steps": 2}
     assert "latent_prior" not in record
     assert any(k.startswith("autoencoder.") for k in record["weights"])
     assert any(k.startswith("velocity.") for k in record["weights"])

@@ -64,7 +64,7 @@ def generate(
         pushed further toward the label and batch); ``None`` uses the record's (default 1).
     n_steps
         For a flow model: midpoint steps integrating its ODE; ``None`` uses the record's
-        (default 8).
+        (default 2).
     out
         Path of a new zarr store to write the cells to, chunk by chunk, in memory bounded by the
         chunk whatever the number of cells; the store appears there only once complete. ``None``

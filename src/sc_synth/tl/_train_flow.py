@@ -118,7 +118,7 @@ def train_flow(
         ``autoencoder_epochs`` (``None``: scvi-tools' heuristic, at most about 12,000 steps); velocity-field options
         (``flow_n_hidden`` = 256, ``flow_n_layers`` = 3, ``flow_n_embed`` = 16 embedding
         width, ``p_uncond`` = 0.2); sampling defaults stored in the record (``guidance`` = 1,
-        ``n_steps`` = 8 midpoint steps; :func:`~sc_synth.tl.generate` may override them); and
+        ``n_steps`` = 2 midpoint steps; :func:`~sc_synth.tl.generate` may override them); and
         training options of :meth:`scvi.model.SCVI.train` and :class:`lightning.pytorch.Trainer`
         for both stages (``batch_size`` = 128, ``plan_kwargs`` of their
         :class:`~scvi.train.TrainingPlan`, ``enable_progress_bar``, …).

@@ -31,9 +31,11 @@ from ._module import FlowModule
 
 #: Velocity-field arguments a user may set through ``train_flow(**kwargs)``.
 MODULE_OPTIONS = ("n_hidden", "n_layers", "n_embed", "p_uncond")
-#: Sampling defaults: the conditional velocity (no extra guidance), 8 midpoint steps.
+#: Sampling defaults: the conditional velocity (no extra guidance), 2 midpoint steps; 1 to 16
+#: steps scored alike on held-out PBMC and simulated cells (see the Generators page), and each
+#: step costs two passes of the velocity MLP.
 DEFAULT_GUIDANCE = 1.0
-DEFAULT_N_STEPS = 8
+DEFAULT_N_STEPS = 2
 #: Gradient steps of the velocity field that ``max_epochs=None`` aims at.
 DEFAULT_FLOW_STEPS = 3000
 #: Most gradient steps of the autoencoder by default: scvi-tools' 400 epochs on 10,000 cells
@@ -242,7 +244,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             self.calibrate(seed=scvi.settings.seed)
 
     def codes(self, label: np.ndarray, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Latent codes for cells of the given label and batch codes, from noise drawn by ``rng``."""
+        """Latent codes (``float32``) for cells of the given label and batch codes, from noise drawn by ``rng``."""
         z0 = rng.standard_normal((len(label), self.module.n_latent)).astype(np.float32)
         z = self.module.sample(
             torch.as_tensor(z0),
@@ -251,7 +253,7 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             n_steps=self.n_steps,
             guidance=self.guidance,
         )
-        return z.double().numpy()
+        return z.numpy()
 
     def calibrate(
         self,
@@ -404,9 +406,16 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         -------
         {doc_sample_returns}
         """
-        z = self.codes(label, batch, rng)
-        mu, _, zi = decode(self.module.autoencoder, z, label, batch, library)
-        mu *= self.mean_factor_[label, batch]
+        z = torch.from_numpy(self.codes(label, batch, rng))
+        label_t, batch_t = torch.as_tensor(label), torch.as_tensor(batch)
+        with torch.inference_mode():
+            px = self.module.autoencoder.decode(
+                z, label_t, batch_t, torch.as_tensor(np.log(library), dtype=torch.float32)
+            )
+            # float32 and in place: the cells × genes means are the largest arrays of sampling.
+            factor = torch.as_tensor(self.mean_factor_, dtype=torch.float32)
+            mu = px["mu"].mul_(factor[label_t, batch_t]).numpy()
+            zi = None if px["zi_logits"] is None else torch.sigmoid(px["zi_logits"]).numpy()
         counts = negative_binomial_counts(mu, self.dispersion_, label, rng)
         if zi is not None:
             rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
