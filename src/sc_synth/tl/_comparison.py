@@ -6,6 +6,7 @@ The families (``_families``) compute the numbers; this module hands each the cel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from .._names import ALL, BASELINE, REFERENCE
 from . import _privacy
 from ._baseline import nb_per_label
 from ._families import FAMILIES
+from ._inputs import log_normalised
 from ._space import shared_space
 from ._split import covered_labels, split, subsample, take
 
@@ -42,6 +44,16 @@ class Inputs:
     k: int
     n_pcs: int
     n_repeats: int
+
+    @cached_property
+    def real_logged(self) -> sparse.csr_matrix:
+        """``log1p`` of the real counts scaled to 10,000 per cell, the same for every seed."""
+        return log_normalised(self.real_counts)
+
+    @cached_property
+    def members_logged(self) -> sparse.csr_matrix:
+        """The same of the training cells (``train=``)."""
+        return log_normalised(self.members[0])
 
 
 @dataclass
@@ -227,11 +239,14 @@ def compare(
     a = a_pool[: counts.shape[0]]
     x_real = x_cand = None
     with_privacy = "privacy" in families
+    with_members = inputs.members is not None and with_privacy
+    needs_pcs = any(FAMILIES[f].needs_pcs for f in families)
+    logged = log_normalised(counts) if needs_pcs or with_privacy else None
     # privacy without the training cells measures in the shared space, with them in its own
-    if any(FAMILIES[f].needs_pcs for f in families) or (with_privacy and inputs.members is None):
-        x_real, x_cand = shared_space(real_counts, counts, a, inputs.n_pcs, seed)
+    if needs_pcs or (with_privacy and inputs.members is None):
+        x_real, x_cand = shared_space(inputs.real_logged, logged, a, inputs.n_pcs, seed, cache)
     privacy_space = members = member_labels = None
-    if inputs.members is not None and with_privacy:
+    if with_members:
         member_counts, member_labels = inputs.members
         members = np.arange(member_counts.shape[0])
         if held is not None:
@@ -239,7 +254,7 @@ def compare(
         # a space of its own, fitted on an equal share of the held-out real cells, the compared
         # cells and the training cells, so that no side is favoured by having been fitted
         privacy_space = _privacy.space(
-            [real_counts, counts, member_counts],
+            [inputs.real_logged, logged, inputs.members_logged],
             [a, np.arange(counts.shape[0]), members],
             inputs.n_pcs, seed,
         )  # fmt: skip

@@ -38,7 +38,10 @@ def summary(rows: list[dict]) -> None:
 
 def variable_genes(counts, n_genes: int = N_GENES) -> np.ndarray:
     """Return the indices of the ``n_genes`` genes of largest variance of ``log1p`` normalised expression."""
-    x = log_normalised(counts)
+    return _most_variable(log_normalised(counts), n_genes)
+
+
+def _most_variable(x, n_genes: int) -> np.ndarray:
     mean = np.asarray(x.mean(axis=0)).ravel()
     var = np.asarray(x.multiply(x).mean(axis=0)).ravel() - mean**2
     return np.sort(np.argsort(-var, kind="stable")[:n_genes])
@@ -49,7 +52,11 @@ def gene_correlations(counts, genes: np.ndarray) -> np.ndarray:
 
     A gene constant over the cells correlates with nothing: its row and column are 0.
     """
-    x = log_normalised(counts)[:, genes].toarray()
+    return _correlations(log_normalised(counts), genes)
+
+
+def _correlations(logged, genes: np.ndarray) -> np.ndarray:
+    x = logged[:, genes].toarray()
     x -= x.mean(axis=0)
     norm = np.sqrt((x * x).sum(axis=0))
     x /= np.where(norm > 0, norm, np.inf)
@@ -63,9 +70,10 @@ def correlation(real_counts, counts, n_genes: int = N_GENES) -> float:
 
     The genes are the ``n_genes`` most variable of the real cells.
     """
-    genes = variable_genes(real_counts, n_genes)
+    real_logged = log_normalised(real_counts)
+    genes = _most_variable(real_logged, n_genes)
     upper = np.triu_indices(len(genes), k=1)
-    real = gene_correlations(real_counts, genes)[upper]
+    real = _correlations(real_logged, genes)[upper]
     fake = gene_correlations(counts, genes)[upper]
     if np.ptp(real) == 0 or np.ptp(fake) == 0:
         return float("nan")

@@ -33,16 +33,25 @@ def gene_stats(counts_real, counts_fake) -> dict[str, float]:
 
 
 def _gene_moments(counts) -> dict[str, np.ndarray]:
-    counts = sparse.csr_matrix(counts, dtype=np.float64, copy=True)
-    counts.eliminate_zeros()
-    library = np.asarray(counts.sum(axis=1)).ravel()
+    # sums over the stored entries of each gene (bincount over the column indices): one pass over
+    # the non-zero counts, where sparse products and a CSC copy would make several
+    counts = sparse.csr_matrix(counts)
+    n_cells, n_genes = counts.shape
+    library = np.asarray(counts.sum(axis=1, dtype=np.float64)).ravel()
     scale = 1e4 / np.where(library > 0, library, 1.0)
-    logged = sparse.diags(scale) @ counts
-    logged.data = np.log1p(logged.data)
-    mean = np.asarray(logged.mean(axis=0)).ravel()
-    mean_sq = np.asarray(logged.multiply(logged).mean(axis=0)).ravel()
-    zero = 1.0 - np.diff(counts.tocsc().indptr) / counts.shape[0]
-    return {"mean": mean, "var": mean_sq - mean**2, "zero": zero, "library": library}
+    logged = np.log1p(
+        np.asarray(counts.data, dtype=np.float64) * np.repeat(scale, np.diff(counts.indptr))
+    )
+    genes = counts.indices
+    mean = np.bincount(genes, weights=logged, minlength=n_genes) / n_cells
+    mean_sq = np.bincount(genes, weights=logged * logged, minlength=n_genes) / n_cells
+    nonzero = np.bincount(genes[counts.data != 0], minlength=n_genes)
+    return {
+        "mean": mean,
+        "var": mean_sq - mean**2,
+        "zero": 1.0 - nonzero / n_cells,
+        "library": library,
+    }
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,13 +6,10 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scanpy as sc
-from anndata import AnnData
-from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
-from ._inputs import log_normalised
 from ._neighbors import kth_neighbor_sq
+from ._space import pca, project
 
 if TYPE_CHECKING:
     from ._comparison import Row
@@ -38,10 +35,10 @@ def row(cells: Row) -> dict[str, float]:
     return privacy(x_cand[cells.cand], x_train[cells.members], x_real[cells.a])
 
 
-def space(parts: list, fit: list[np.ndarray], n_pcs: int, seed: int) -> list[np.ndarray]:
-    """PCs of every cell of ``parts`` (counts matrices), fitted on an equal share of each side.
+def space(logged: list, fit: list[np.ndarray], n_pcs: int, seed: int) -> list[np.ndarray]:
+    """PCs of every cell of ``logged`` (log-normalised matrices), fitted on an equal share of each.
 
-    ``fit[i]`` are the rows of ``parts[i]`` that may enter the fit (the cells of that side that
+    ``fit[i]`` are the rows of ``logged[i]`` that may enter the fit (the cells of that side that
     are compared). The same share of each is drawn (with ``seed``), at most ``MAX_FIT`` cells in
     all, so that members, non-members and compared cells have the same chance of having been
     fitted: cells a PCA was fitted on spread wider along its PCs than cells projected into it,
@@ -49,16 +46,13 @@ def space(parts: list, fit: list[np.ndarray], n_pcs: int, seed: int) -> list[np.
     """
     rng = np.random.default_rng(seed)
     share = min(1.0, MAX_FIT / sum(len(rows) for rows in fit))
-    logged = [log_normalised(part) for part in parts]
     chosen = [
-        x[np.sort(rng.choice(rows, max(2, round(share * len(rows))), replace=False))]
-        for x, rows in zip(logged, fit, strict=True)
+        np.sort(rng.choice(rows, max(2, round(share * len(rows))), replace=False)) for rows in fit
     ]
-    fitted = AnnData(sparse.vstack(chosen, format="csr", dtype=np.float32))
-    sc.pp.pca(fitted, n_comps=min(n_pcs, fitted.n_obs - 1, fitted.n_vars - 1), random_state=seed)
-    loadings = np.asarray(fitted.varm["PCs"], dtype=np.float64)
-    center = np.asarray(fitted.X.mean(axis=0), dtype=np.float64).ravel() @ loadings
-    return [np.asarray(x @ loadings) - center for x in logged]
+    loadings, center = pca(
+        [(x, rows, None) for x, rows in zip(logged, chosen, strict=True)], n_pcs, seed
+    )
+    return [project(x, loadings, center) for x in logged]
 
 
 def privacy(x_cand: np.ndarray, x_train: np.ndarray, x_held: np.ndarray) -> dict[str, float]:
