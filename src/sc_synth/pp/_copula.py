@@ -68,8 +68,8 @@ def normal_scores(
     return special.ndtri(np.clip(u, _EPS, 1.0 - _EPS))
 
 
-def fit_factors(z: np.ndarray, max_factors: int = MAX_FACTORS) -> np.ndarray:
-    """Return loadings (genes × ``max_factors``, unused columns 0) of normal scores' correlation.
+def fit_factors(z: np.ndarray, max_factors: int = MAX_FACTORS) -> tuple[np.ndarray, np.ndarray]:
+    """Return loadings of normal scores' correlation and the cells' scores on the factors kept.
 
     The scores are standardised per gene and their leading singular vectors taken. A sample
     eigenvalue ``λ`` of ``n`` cells and ``p`` genes (``γ = p / n``) stands for a factor only above
@@ -78,16 +78,21 @@ def fit_factors(z: np.ndarray, max_factors: int = MAX_FACTORS) -> np.ndarray:
     so that every gene keeps a share of its variance of its own. (Shrinking ``v`` further by its
     expected overlap with the true eigenvector weakened the co-expression kept on held-out pbmc68k
     cells without making the cells more realistic.)
+
+    Returns the loadings (genes × ``max_factors``, unused columns 0) and each cell's coordinates
+    on the ``k`` factors kept (cells × ``k``, each column of mean 0 and variance 1): the cells'
+    left singular vectors, whose joint law (skewed, or in clumps where a label holds sub-types)
+    :func:`factor_normals` resamples.
     """
     n, p = z.shape
     loadings = np.zeros((p, max_factors))
     if n < 3 or p < 2:
-        return loadings
+        return loadings, np.zeros((n, 0))
     z = z - z.mean(axis=0)
     sd = z.std(axis=0)
     z = z / np.where(sd > 0, sd, np.inf)
     k = min(max_factors, n - 1, p - 1)
-    _, s, vt = randomized_svd(z, k, n_iter=4, random_state=0)
+    u, s, vt = randomized_svd(z, k, n_iter=4, random_state=0)
     lam = s**2 / n
     gamma = p / n
     spikes = lam > (1.0 + np.sqrt(gamma)) ** 2
@@ -98,7 +103,34 @@ def fit_factors(z: np.ndarray, max_factors: int = MAX_FACTORS) -> np.ndarray:
     cap = np.sqrt(1.0 - _MIN_NOISE)
     used *= np.where(norm > cap, cap / np.maximum(norm, 1e-300), 1.0)
     loadings[:, : used.shape[1]] = used
-    return loadings
+    return loadings, u[:, spikes] * np.sqrt(n)
+
+
+def factor_normals(
+    normals: np.ndarray, uniforms: np.ndarray, label: np.ndarray, scores: np.ndarray,
+    score_label: np.ndarray, n_factors: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Factor normals of a block of cells, resampled from the reference cells' scores.
+
+    A cell of a label with scores takes those of one of its reference cells (picked by its
+    uniform), blurred by a Gaussian kernel of Silverman's bandwidth ``h`` for the label's
+    ``k = n_factors[label]`` factors and ``n`` cells, ``h = (4 / (k + 2))^(1 / (k + 4)) n^(-1 / (k + 4))``, as
+    ``√(1 - h²) s + h w`` with ``w`` its normals: unit variance and the factors uncorrelated,
+    as with Gaussian normals, so the copula's correlation is the same, but the scores' shape is
+    kept. Cells of labels without scores keep their normals.
+    """
+    out = normals.copy()
+    for lab in np.unique(label):
+        rows = np.flatnonzero(score_label == lab)
+        cells = np.flatnonzero(label == lab)
+        k = n_factors[lab]
+        if rows.size == 0 or k == 0:
+            continue
+        h = (4.0 / (k + 2)) ** (1.0 / (k + 4)) * rows.size ** (-1.0 / (k + 4))
+        picked = rows[(uniforms[cells] * rows.size).astype(np.int64)]
+        mixed = math.sqrt(1.0 - h * h) * scores[picked[:, None], np.arange(k)]
+        out[cells[:, None], np.arange(k)] = mixed + h * normals[cells, :k]
+    return out
 
 
 _SQRT_HALF = math.sqrt(0.5)

@@ -55,7 +55,9 @@ def estimate_params(
     - **Gene-gene correlation**: a Gaussian copula per label whose correlation is low-rank
       plus diagonal, at most 20 factors, estimated from the randomised normal scores of up to
       2000 cells of the label (only factors above the noise edge of a sample of that size are
-      kept, their strength corrected for the noise).
+      kept, their strength corrected for the noise). The cells' coordinates on those factors
+      are kept as well: simulated cells draw theirs from them, blurred by a Gaussian kernel, so
+      that sub-types within a label stay clumps rather than one Gaussian cloud.
 
     Labels with fewer than 10 cells take their dispersions from all cells, get no copula
     factors, and a warning names them. Genes without any count are kept and simulated as
@@ -63,9 +65,6 @@ def estimate_params(
 
     Splat steps (cells are normalised to the median library size first, and genes with fewer
     than two non-zero cells are left out of the fits on normalised means):
-
-    Steps (cells are normalised to the median library size first, and genes with fewer than
-    two non-zero cells are left out of the fits on normalised means):
 
     1. **Gene means**: gamma distribution fitted to normalised gene means winsorised at the
        10 % and 90 % quantiles, by minimum Cramér–von Mises distance; the method of moments

@@ -59,6 +59,12 @@ class ReferenceParams:
     factors
         ``(L, G, K)`` copula loadings; the copula correlation of label ``l`` is
         ``factors[l] @ factors[l].T`` off the diagonal.
+    factor_scores, score_labels
+        ``(N, K)`` coordinates of reference cells on their label's factors (each label's
+        columns of mean 0 and variance 1; columns beyond its factors 0) and ``(N,)`` the index
+        of each one's label. Simulated cells draw their factor values from them, blurred by a
+        Gaussian kernel (see "Simulate your own data set" in the documentation); ``None``, or a
+        label without rows, draws standard normals.
     """
 
     labels: list[str]
@@ -75,6 +81,8 @@ class ReferenceParams:
     zero_inflation: np.ndarray
     log_lib_quantiles: np.ndarray
     factors: np.ndarray
+    factor_scores: np.ndarray | None = None
+    score_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_labels, n_batches, n_genes = len(self.labels), len(self.batches), len(self.gene_names)
@@ -104,6 +112,28 @@ class ReferenceParams:
                 f"ReferenceParams.factors must have shape ({n_labels}, {n_genes}, K), "
                 f"got {self.factors.shape}."
             )
+        self._check_scores(n_labels)
+
+    def _check_scores(self, n_labels: int) -> None:
+        if (self.factor_scores is None) != (self.score_labels is None):
+            raise ValueError(
+                "ReferenceParams.factor_scores and score_labels must be given together."
+            )
+        if self.factor_scores is None:
+            return
+        scores = np.asarray(self.factor_scores, dtype=float)
+        labels = np.asarray(self.score_labels)
+        shape = (labels.size, self.factors.shape[2])
+        if scores.shape != shape or not np.all(np.isfinite(scores)):
+            raise ValueError(
+                f"ReferenceParams.factor_scores must be a finite array of shape {shape} (one "
+                f"row per score label, one column per factor), got shape {scores.shape}."
+            )
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError("ReferenceParams.score_labels must be a 1-d array of label indices.")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_labels):
+            raise ValueError(f"ReferenceParams.score_labels must lie in [0, {n_labels}).")
+        self.factor_scores, self.score_labels = scores, labels.astype(np.int64)
 
     @property
     def noise_sd(self) -> np.ndarray:
@@ -121,11 +151,14 @@ class ReferenceParams:
     @classmethod
     def from_dict(cls, record: dict) -> ReferenceParams:
         """Rebuild the parameters from :meth:`to_dict`'s output (e.g. ``uns["simulate"]["params"]``)."""
-        values = {f.name: record[f.name] for f in fields(cls)}
+        values = {f.name: record[f.name] for f in fields(cls) if f.name in record}
         for name in ("labels", "batches", "gene_names"):
             values[name] = [str(v) for v in np.asarray(values[name]).tolist()]
         for name in ("labels_key", "batch_key"):
             values[name] = str(values[name]) or None
+        for name in ("factor_scores", "score_labels"):
+            value = record.get(name, "")
+            values[name] = None if isinstance(value, str) else value
         return cls(**values)
 
 
@@ -161,6 +194,7 @@ def fit_reference(
     dispersion = np.empty((n_labels, counts.shape[1]))
     zero_inflation = np.zeros_like(dispersion)
     factors = np.zeros((n_labels, counts.shape[1], MAX_FACTORS))
+    scores, score_labels = [np.zeros((0, MAX_FACTORS))], [np.zeros(0, dtype=np.int64)]
     log_lib_quantiles = _library_sizes(lib, label, batch, cells)
     rng = np.random.default_rng(0)
     for g in range(n_labels):
@@ -175,7 +209,10 @@ def fit_reference(
         mu = lib[rows, None] * table[g * n_batches + batch[rows]]
         dispersion[g], zero_inflation[g] = _zero_inflation(x, mu, phi)
         z = normal_scores(x, mu, dispersion[g], zero_inflation[g], rng)
-        factors[g] = fit_factors(z)
+        factors[g], coordinates = fit_factors(z)
+        if coordinates.shape[1]:
+            scores.append(np.pad(coordinates, ((0, 0), (0, MAX_FACTORS - coordinates.shape[1]))))
+            score_labels.append(np.full(rows.size, g))
     return ReferenceParams(
         labels=[str(v) for v in label_names],
         batches=[str(v) for v in batch_names],
@@ -191,6 +228,8 @@ def fit_reference(
         zero_inflation=zero_inflation,
         log_lib_quantiles=log_lib_quantiles,
         factors=factors,
+        factor_scores=np.concatenate(scores),
+        score_labels=np.concatenate(score_labels),
     )
 
 

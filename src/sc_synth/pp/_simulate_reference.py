@@ -14,7 +14,7 @@ from .._core._csr import RowsBuffer
 from .._progress import over_chunks
 from .._validation import check_obs_key, get_matrix
 from ._checks import check_count, check_probabilities
-from ._copula import draw_counts, zero_bounds
+from ._copula import draw_counts, factor_normals, zero_bounds
 from ._dask import computed_in_order
 from ._design import DESIGN_PARAMS, Design, DesignTruth, check_design
 from ._estimate import estimate_params
@@ -45,6 +45,9 @@ class _Inputs:
     loadings: np.ndarray
     n_loadings: np.ndarray
     noise_sd: np.ndarray
+    # reference cells' factor scores and their labels (None: standard normal factors)
+    scores: np.ndarray | None
+    score_labels: np.ndarray | None
     # per cell, the point of its (label, batch) library-size grid at or above its own size
     # (-1 beyond the grid), and the zero bounds at those points
     grid_index: np.ndarray
@@ -287,6 +290,8 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation, design):
         loadings=np.ascontiguousarray(factors.transpose(0, 2, 1)),
         n_loadings=n_loadings.astype(np.int64),
         noise_sd=params.noise_sd if correlation else np.ones_like(params.dispersion),
+        scores=params.factor_scores if correlation else None,
+        score_labels=params.score_labels if correlation else None,
         grid_index=grid_index,
         bounds=bounds,
     )
@@ -320,6 +325,11 @@ def _simulate_chunk(inputs: _Inputs, start: int) -> Piece:
         rng = stream(inputs.seed, _BLOCK_STREAM, first // BLOCK_CELLS)
         w = rng.standard_normal((n, n_factors))
         e = rng.standard_normal((n, n_genes), dtype=np.float32)
+        if inputs.scores is not None:
+            w = factor_normals(
+                w, rng.random(n), inputs.label[cut], inputs.scores, inputs.score_labels,
+                inputs.n_loadings,
+            )  # fmt: skip
         values = np.empty(n * n_genes, dtype=np.float32)
         columns = np.empty(n * n_genes, dtype=np.int32)
         per_row = np.empty(n, dtype=np.int64)

@@ -1,0 +1,86 @@
+import anndata
+import numpy as np
+import pytest
+
+import sc_synth as ss
+from sc_synth.pp._copula import MAX_FACTORS, factor_normals, fit_factors
+
+
+def _clumped_scores(n_cells=400, n_genes=100, seed=0):
+    """Normal scores of cells in two sub-types: one factor at -1 or +1 on the first 30 genes."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice([-1.0, 1.0], n_cells)
+    z = rng.standard_normal((n_cells, n_genes))
+    z[:, :30] = 0.8 * truth[:, None] + 0.6 * z[:, :30]
+    return z, truth
+
+
+def test_fit_factors_returns_standardised_scores_of_the_cells():
+    z, truth = _clumped_scores()
+    loadings, scores = fit_factors(z)
+    assert loadings.shape == (100, MAX_FACTORS)
+    assert scores.shape[0] == 400
+    assert scores.shape[1] == (np.abs(loadings).sum(axis=0) > 0).sum() >= 1
+    np.testing.assert_allclose(scores.mean(axis=0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(scores.var(axis=0), 1.0, rtol=1e-10)
+    assert abs(np.corrcoef(scores[:, 0], truth)[0, 1]) > 0.95
+
+
+def test_factor_normals_keep_unit_variance_and_the_scores_clumps():
+    rng = np.random.default_rng(1)
+    scores = np.zeros((200, 3))
+    scores[:, 0] = np.repeat([-1.0, 1.0], 100)
+    score_labels = np.zeros(200, dtype=np.int64)
+    label = np.repeat([0, 1], 20_000)
+    normals = rng.standard_normal((40_000, 3))
+    out = factor_normals(normals, rng.random(40_000), label, scores, score_labels, np.array([1, 0]))
+    drawn = out[:20_000, 0]
+    assert abs(drawn.var() - 1.0) < 0.03
+    # two clumps: few values near 0, where a standard normal puts a quarter of its draws
+    assert np.mean(np.abs(drawn) < 0.3) < 0.08
+    # only the label's factors are resampled; other labels and columns keep their normals
+    np.testing.assert_array_equal(out[:, 1:], normals[:, 1:])
+    np.testing.assert_array_equal(out[20_000:], normals[20_000:])
+
+
+def _one_label(loadings: np.ndarray) -> dict:
+    """Fields of a ReferenceParams of one label, 100 genes and these loadings."""
+    return {
+        "labels": ["A"], "batches": ["Batch1"], "gene_names": [f"g{j}" for j in range(100)],
+        "labels_key": "cell_type", "batch_key": None, "group_prob": np.ones(1),
+        "batch_prob": np.ones((1, 1)), "base_profile": np.full(100, 0.01),
+        "profile": np.full((1, 100), 0.01), "batch_factor": np.ones((1, 100)),
+        "dispersion": np.full((1, 100), 0.2), "zero_inflation": np.zeros((1, 100)),
+        "log_lib_quantiles": np.log(np.linspace(1000, 3000, 101))[None, None],
+        "factors": loadings[None],
+    }  # fmt: skip
+
+
+def test_scores_are_checked():
+    base = _one_label(fit_factors(_clumped_scores()[0])[0])
+    scores = np.zeros((5, MAX_FACTORS))
+    with pytest.raises(ValueError, match="given together"):
+        ss.pp.ReferenceParams(**base, factor_scores=scores)
+    with pytest.raises(ValueError, match="factor_scores must be a finite array"):
+        ss.pp.ReferenceParams(**base, factor_scores=scores[:, :3], score_labels=np.zeros(5, int))
+    with pytest.raises(ValueError, match=r"score_labels must lie in \[0, 1\)"):
+        ss.pp.ReferenceParams(**base, factor_scores=scores, score_labels=np.ones(5, int))
+
+
+def test_fitted_scores_travel_with_the_record(tmp_path):
+    loadings = np.zeros((100, MAX_FACTORS))
+    loadings[:30, 0] = 0.8
+    reference = ss.pp.simulate(600, params=ss.pp.ReferenceParams(**_one_label(loadings)), seed=0)
+    fitted = ss.pp.estimate_params(reference, labels_key="cell_type")
+    assert fitted.factor_scores.shape == (600, MAX_FACTORS)
+    assert np.all(fitted.score_labels == 0)
+    assert np.abs(fitted.factor_scores[:, 0]).sum() > 0
+    adata = ss.pp.simulate(200, params=fitted, seed=0)
+    adata.write_h5ad(tmp_path / "x.h5ad")
+    record = anndata.read_h5ad(tmp_path / "x.h5ad").uns["simulate"]["params"]
+    again = ss.pp.ReferenceParams.from_dict(record)
+    np.testing.assert_array_equal(again.factor_scores, fitted.factor_scores)
+    assert (ss.pp.simulate(200, params=again, seed=0).X != adata.X).nnz == 0
+    # a record written before factor scores existed draws standard normal factors
+    older = {k: v for k, v in record.items() if k not in ("factor_scores", "score_labels")}
+    assert ss.pp.ReferenceParams.from_dict(older).factor_scores is None
