@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -139,8 +140,6 @@ def cells(seeds):
 
 
 def vae(seeds):
-    from pathlib import Path
-
     import sc_synth as ss
     from sc_synth._study import split_halves
 
@@ -193,61 +192,96 @@ print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, base / 2
 
 _SIMULATE = """
 import resource, sys, time, warnings
+import numpy as np
 import sc_synth as ss
 warnings.simplefilter("ignore")
 n_cells, out = int(sys.argv[1]), sys.argv[2]
-ref = ss.pp.simulate(2_000, 20_000, group_prob=[0.25] * 4, de_prob=0.2, lib_loc=8.3, seed=0)
+# The Splat model has no gene-gene correlation, so its cells alone would fit no copula factors:
+# plant 20 co-expressed modules of 1,000 genes (loading 0.8) per label into its marginals, draw
+# the reference through that copula, and fit it again.
+splat = ss.pp.simulate(2_000, 20_000, group_prob=[0.25] * 4, de_prob=0.2, lib_loc=8.3, seed=0)
+planted = ss.pp.estimate_params(splat, labels_key="group")
+rng = np.random.default_rng(0)
+n_labels, n_genes, n_factors = planted.factors.shape
+for g in range(n_labels):
+    module = rng.permutation(n_genes) % n_factors
+    planted.factors[g] = 0.8 * (module[:, None] == np.arange(n_factors))
+ref = ss.pp.simulate(2_000, params=planted, seed=0)
 fitted = ss.pp.estimate_params(ref, labels_key="group")
+factors = int((np.abs(fitted.factors).sum(axis=1) > 0).sum())
 ss.pp.simulate(64, params=fitted, seed=0)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start, cpu = time.perf_counter(), time.process_time()
 adata = ss.pp.simulate(n_cells, params=fitted, seed=0, out=out)
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 nnz = adata.X.group["data"].shape[0]
-print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, base / 2**20, nnz, cpu)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(wall, peak, base / 2**20, nnz, cpu, factors / n_labels)
 """
 
 
-def speed(n_cells: int):
+def _fit():
     fit = subprocess.run(
         [sys.executable, "-c", _FIT], capture_output=True, text=True, check=True
     ).stdout.split()
+    return {
+        "task": "fit 50,000 cells × 2,000 genes, 8 labels",
+        "wall s": float(fit[0]),
+        "CPU s": float(fit[3]),
+        "peak RSS GB": float(fit[1]),
+    }
+
+
+def _simulate(n_cells: int) -> dict:
+    """Simulate in a fresh process under ``/usr/bin/time -v`` (whole-process totals too)."""
+    timed = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     with tempfile.TemporaryDirectory() as tmp:
-        sim = subprocess.run(
-            [sys.executable, "-c", _SIMULATE, str(n_cells), f"{tmp}/x.zarr"],
+        run = subprocess.run(
+            [*timed, sys.executable, "-c", _SIMULATE, str(n_cells), f"{tmp}/x.zarr"],
             capture_output=True,
             text=True,
             check=True,
-        ).stdout.split()
-    return pd.DataFrame(
-        [
-            {
-                "task": "fit 50,000 cells × 2,000 genes, 8 labels",
-                "wall s": float(fit[0]),
-                "CPU s": float(fit[3]),
-                "peak RSS GB": float(fit[1]),
-            },
-            {
-                "task": f"simulate {n_cells:,} cells × 20,000 genes, copula, zarr",
-                "wall s": float(sim[0]),
-                "CPU s": float(sim[4]),
-                "peak RSS GB": float(sim[1]),
-                "non-zeros": int(sim[3]),
-            },
-        ]
-    )
+        )
+    sim = run.stdout.split()
+    row = {
+        "task": f"simulate {n_cells:,} cells × 20,000 genes, copula, zarr",
+        "wall s": float(sim[0]),
+        "CPU s": float(sim[4]),
+        "peak RSS GB": float(sim[1]),
+        "non-zeros": int(sim[3]),
+        "factors per label": float(sim[5]),
+    }
+    if timed:
+        report = dict(
+            line.strip().rsplit(": ", 1) for line in run.stderr.splitlines() if ": " in line
+        )
+        clock = [float(v) for v in report["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":")]
+        row["process wall s"] = sum(v * 60**i for i, v in enumerate(reversed(clock)))
+        row["process CPU s"] = float(report["User time (seconds)"]) + float(
+            report["System time (seconds)"]
+        )
+        row["process peak RSS GB"] = int(report["Maximum resident set size (kbytes)"]) / 2**20
+    return row
+
+
+def speed(n_cells: int, fit: bool = True) -> pd.DataFrame:
+    return pd.DataFrame(([_fit()] if fit else []) + [_simulate(n_cells)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tables", nargs="+", choices=["profile", "cells", "vae", "speed"])
+    parser.add_argument(
+        "tables", nargs="+", choices=["profile", "cells", "vae", "speed", "simulate"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--cells", type=int, default=100_000, help="cells of the speed run")
+    parser.add_argument(
+        "--cells", type=int, default=100_000, help="cells of the speed and simulate runs"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     for table in args.tables:
-        if table == "speed":
-            result = speed(args.cells)
+        if table in ("speed", "simulate"):
+            result = speed(args.cells, fit=table == "speed")
         else:
             result = {"profile": profile, "cells": cells, "vae": vae}[table](args.seeds)
         print(f"\n{table}\n")

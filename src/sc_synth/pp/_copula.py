@@ -5,7 +5,7 @@ genes are tied by a Gaussian copula: ``Y_j = F_j^{-1}(Φ(z_j))`` with ``z ~ N(0,
 held as ``F Fᵀ + D``, ``F`` genes × ``k`` loadings and ``D`` diagonal, so a cell costs ``k``
 normals for the shared part and one per gene for the rest: ``z = F w + sqrt(D) e`` with
 ``w ~ N(0, I_k)`` and ``e ~ N(0, I)``. No genes × genes matrix is ever formed, in the fit or
-the draws.
+the draws; ``F w`` of a block of cells is one matrix product per label.
 """
 
 from __future__ import annotations
@@ -167,38 +167,35 @@ def zero_bounds(
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def draw_counts(
-    w, loadings, n_loadings, e, lib, profile_row, label, grid_index, bounds, profile, phi, pi,
-    noise_sd, data, indices, row_nnz,
+    shared, e, lib, profile_row, label, grid_index, bounds, profile, phi, pi, noise_sd, data,
+    indices, row_nnz,
 ):  # fmt: skip
     """Draw the counts of a block of cells through the copula, written as CSR rows.
 
     Row ``i`` has library size ``lib[i]``, proportions ``profile[profile_row[i]]`` and the
-    marginals of ``label[i]``; its normal scores are ``z = F w + noise_sd · e``, with ``F``
-    the first ``n_loadings[label]`` rows of ``loadings[label]`` (factors × genes), ``w[i]`` the
-    factor normals and ``e[i]`` the genes' own. An entry whose ``z`` is below its tabulated
+    marginals of ``label[i]``; its normal scores are ``z = shared[i] + noise_sd · e[i]``, with
+    ``shared = F w`` the factors' part (no columns: none) and ``e[i]`` the genes' own normals.
+    An entry whose ``z`` is below its tabulated
     bound ``bounds[profile_row, grid_index]`` (see :func:`zero_bounds`; ``grid_index < 0``
     skips it) is zero at once; the others are zero when ``u = Φ(z)`` falls in the zero
     inflation or under ``P(Y = 0)``, else the NB quantile at the remaining uniform is found by
     walking up its CDF. Returns the number of non-zeros written.
     """
     n_cells, n_genes = e.shape
-    shared = np.zeros(n_genes)
+    factors = shared.shape[1] > 0
     nnz = 0
     for i in range(n_cells):
         start = nnz
         lab = label[i]
         row = profile_row[i]
         k = grid_index[i]
-        shared[:] = 0.0
-        for f in range(n_loadings[lab]):
-            weight = w[i, f]
-            for j in range(n_genes):
-                shared[j] += weight * loadings[lab, f, j]
         for j in range(n_genes):
             mu = lib[i] * profile[row, j]
             if mu <= 0.0:
                 continue
-            z = shared[j] + noise_sd[lab, j] * e[i, j]
+            z = noise_sd[lab, j] * e[i, j]
+            if factors:
+                z += shared[i, j]
             if k >= 0 and z <= bounds[row, k, j]:
                 continue
             u = 0.5 * math.erfc(-z * _SQRT_HALF)
