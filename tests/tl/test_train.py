@@ -119,12 +119,18 @@ def test_nan_and_negative_counts_are_refused(corrupt, match):
         _train(adata)
 
 
-def test_zero_count_cells_and_single_cell_labels_are_refused():
+def test_zero_count_cells_and_single_cell_labels_are_refused(monkeypatch):
     adata = make_counts()
     x = adata.X.tolil()
     x[3, :] = 0
     adata.X = sparse.csr_matrix(x)
     with pytest.raises(ValueError, match="1 cells with no counts"):
+        _train(adata)
+    # checked in blocks of 100 rows, the empty cells of every block are counted
+    monkeypatch.setattr(ss.tl._train, "ROW_BLOCK", 100)
+    x[[150, 230], :] = 0
+    adata.X = sparse.csr_matrix(x)
+    with pytest.raises(ValueError, match="3 cells with no counts"):
         _train(adata)
 
     adata = make_counts()

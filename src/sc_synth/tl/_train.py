@@ -17,7 +17,7 @@ from .._validation import (
     get_matrix,
 )
 from ..models._conditions import categories
-from ..models._generator import check_training_counts, row_blocks
+from ..models._generator import ROW_BLOCK, check_training_counts
 from ..models._training import seed_training
 from ..models.gan._model import MODULE_OPTIONS as GAN_MODULE_OPTIONS
 from ..models.gan._model import GANGenerator
@@ -47,6 +47,26 @@ def _split_kwargs(kwargs: dict, module_options: tuple[str, ...]) -> tuple[dict, 
     return module, train
 
 
+def _check_counts_in_blocks(matrix, name: str, allow_non_integer: bool) -> None:
+    """:func:`check_counts` on blocks of rows, for counts in memory and backed on disk alike.
+
+    Counts backed on disk stay there; in memory, checking the whole matrix at once would hold
+    temporaries as large as the counts.
+    """
+    if 0 in matrix.shape:
+        check_counts(matrix, name=name)  # refuses the empty matrix
+    empty = 0
+    for start in range(0, matrix.shape[0], ROW_BLOCK):
+        block = matrix[start : start + ROW_BLOCK]
+        check_counts(block, name=name, allow_non_integer=allow_non_integer, min_cell_total=False)
+        empty += int(np.sum(np.asarray(block.sum(axis=1)).ravel() <= 0))
+    if empty:
+        raise ValueError(
+            f"{name} has {empty} cells with no counts; remove them first, e.g. with "
+            "`sc.pp.filter_cells(adata, min_counts=1)`."
+        )
+
+
 def _training_view(
     adata: AnnData,
     layer: str | None,
@@ -66,12 +86,7 @@ def _training_view(
     check_obs_key(adata, batch_key, "batch_key")
     if labels_key is not None and labels_key == batch_key:
         raise ValueError("`labels_key` and `batch_key` must name different columns.")
-    if not (isinstance(matrix, np.ndarray) or sparse.issparse(matrix)):
-        # Counts backed on disk stay there: checked block by block, read by scvi-tools' loaders.
-        for _, block in row_blocks(matrix):
-            check_counts(block, name=name, allow_non_integer=allow_non_integer)
-    else:
-        check_counts(matrix, name=name, allow_non_integer=allow_non_integer)
+    _check_counts_in_blocks(matrix, name, allow_non_integer)
     check_min_cells_per_category(adata, labels_key, "labels_key")
     if adata.n_obs < 10:
         raise ValueError(f"adata has {adata.n_obs} cells; training needs at least 10.")
