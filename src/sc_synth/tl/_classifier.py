@@ -18,7 +18,7 @@ COLUMNS = ["classifier_auc"]
 #: Cells per set beyond which the forest works on a seeded subsample.
 MAX_CELLS = 5000
 #: Trees of the forest and the share of the cells each one is grown on.
-TREES = 100
+TREES = 50
 SHARE = 0.3
 #: Cells a side from which the score is out of bag rather than cross-validated.
 OOB_FROM = 100
