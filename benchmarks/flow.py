@@ -12,13 +12,14 @@ Sections (``--part``):
     One flow per seed (pbmc, as above): the same metrics for 1 to 16 midpoint steps and guidance
     1, 1.5 and 2 (the record is sampled again, not retrained).
 ``speed``
-    ``ss.pp.simulate`` 10,000 cells × 2,000 genes (2 batches × 4 groups): training time of
-    ``train_flow`` with default epochs, then cells per second of ``ss.tl.generate`` (20,000
-    cells, including decoding and the count draw) on the CPU.
+    ``ss.pp.simulate`` 10,000 cells × 2,000 genes (2 batches × 4 groups), a flow trained briefly,
+    then cells per second of ``ss.tl.generate`` (20,000 cells, including decoding and the count
+    draw) on the CPU with 1 to 8 midpoint steps: median wall and CPU time of three runs, and the
+    integration's share (one draw unit of 8,388 cells).
 ``transfer``
     Simulated 2 batches × 3 groups with the Group2 × Batch2 cells held out: the flow generates
-    that pair, judged against its true cells, beside the same label's real cells of the other
-    batch.
+    that pair (with 1, 2, 4 and 8 midpoint steps), judged against its true cells, beside the same
+    label's real cells of the other batch.
 
     python benchmarks/flow.py --part quality --seeds 0 1 2
     python benchmarks/flow.py --part steps --seeds 0
@@ -29,15 +30,21 @@ Sections (``--part``):
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
+import numpy as np
 import pandas as pd
 
 import sc_synth as ss
 from sc_synth._study import split_halves
+from sc_synth._threads import torch_threads
+from sc_synth.models._sampler import load_sampler
 
 METRICS = ["precision", "recall", "classifier_auc", "dcr_ratio", "de_slope", "gene_gene_corr"]
 FAMILIES = ["precision_recall", "classifier_auc", "privacy", "de", "correlation"]
+# Midpoint steps the unseen pair is sampled with (the same trained flow each time).
+TRANSFER_STEPS = (1, 2, 4, 8)
 
 
 def pbmc_split(seed: int):
@@ -98,21 +105,42 @@ def steps(seeds: list[int]) -> None:
     print(summary(pd.concat(rows), ["model"]).to_markdown())
 
 
-def speed() -> None:
+def speed(repeats: int = 3) -> None:
     adata = ss.pp.simulate(
         n_cells=10_000, n_genes=2_000, batch_cells=[5_000, 5_000], group_prob=[0.4, 0.3, 0.2, 0.1]
     )
-    clock = time.perf_counter()
-    ss.tl.train_flow(adata, labels_key="group", batch_key="batch", accelerator="cpu")
-    trained = time.perf_counter() - clock
+    # Sampling time does not depend on how long the networks trained: a short run suffices.
+    ss.tl.train_flow(
+        adata, labels_key="group", batch_key="batch", autoencoder_epochs=5, max_epochs=5
+    )
     ss.tl.generate(adata, "flow", n_cells=1_000)  # loads the compiled count sampler
-    print("\n### speed, 10,000 cells × 2,000 genes (CPU)")
-    print(f"training with default epochs: {trained:.0f} s")
-    for n_steps in (4, 8, 16):
-        clock = time.perf_counter()
-        out = ss.tl.generate(adata, "flow", n_cells=20_000, n_steps=n_steps, seed=1)
-        rate = out.n_obs / (time.perf_counter() - clock)
-        print(f"generate 20,000 cells, {n_steps} steps: {rate:,.0f} cells/s")
+    model = load_sampler(adata.uns["flow"])
+    rng = np.random.default_rng(0)
+    label, batch = rng.integers(4, size=8_388), rng.integers(2, size=8_388)
+    rows = []
+    for n_steps in (1, 2, 4, 8):
+        wall, cpu, ode = [], [], []
+        for _ in range(repeats):
+            clock, process = time.perf_counter(), time.process_time()
+            out = ss.tl.generate(adata, "flow", n_cells=20_000, n_steps=n_steps, seed=1)
+            wall.append(time.perf_counter() - clock)
+            cpu.append(time.process_time() - process)
+            model.n_steps, clock = n_steps, time.perf_counter()
+            with torch_threads():
+                model.codes(label, batch, rng)
+            ode.append(time.perf_counter() - clock)
+        rows.append(
+            {
+                "midpoint steps": n_steps,
+                "cells/s": round(out.n_obs / np.median(wall)),
+                "wall s": round(np.median(wall), 2),
+                "CPU s": round(np.median(cpu), 2),
+                "of it ODE s (8,388 cells)": round(np.median(ode), 2),
+            }
+        )
+    print(f"\n### speed: generate 20,000 cells × 2,000 genes on the CPU (median of {repeats})")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(pd.DataFrame(rows).to_markdown(index=False))
 
 
 def transfer(seeds: list[int]) -> None:
@@ -124,13 +152,17 @@ def transfer(seeds: list[int]) -> None:
         hold = ((sim.obs["group"] == "Group2") & (sim.obs["batch"] == "Batch2")).to_numpy()
         train, test = sim[~hold].copy(), sim[hold].copy()
         ss.tl.train_flow(train, labels_key="group", batch_key="batch", seed=seed)
-        made = ss.tl.generate(
-            train, "flow", groups={("Group2", "Batch2"): int(hold.sum())}, seed=seed
-        )
+        pair = {("Group2", "Batch2"): int(hold.sum())}
+        made = {
+            f"flow (unseen pair), {n} step{'s' * (n > 1)}": ss.tl.generate(
+                train, "flow", groups=pair, seed=seed, n_steps=n
+            )
+            for n in TRANSFER_STEPS
+        }
         other_batch = train[(train.obs["group"] == "Group2").to_numpy()].copy()
         table = ss.tl.evaluate(
             test,
-            {"flow (unseen pair)": made, "same label, other batch (real)": other_batch},
+            {**made, "same label, other batch (real)": other_batch},
             metrics=["precision_recall", "classifier_auc"],
             seed=seed,
         )
