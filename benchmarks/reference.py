@@ -21,14 +21,20 @@ Tables:
   held-out half's label shares, beside the VAE rows that ``judge.py`` wrote to
   ``benchmarks/results/judge_pbmc_<seed>.csv`` for the same splits.
 - ``speed``: fit on 50,000 cells × 2,000 genes simulated by the Splat model with 8 groups;
-  simulate 100,000 cells × 20,000 genes out of core with correlation from a reference fitted to
-  2,000 cells × 20,000 genes. One fresh process each, wall time and peak RSS.
+  simulate ``--cells`` (100,000) cells × 20,000 genes out of core with correlation from a
+  reference fitted to 2,000 cells × 20,000 genes of 4 labels, drawn from the Splat model's
+  marginals with 20 planted co-expression modules per label (Splat cells alone have no
+  correlation to fit). One fresh process each: wall time, CPU time and peak RSS of the call,
+  and with ``/usr/bin/time -v`` those of the whole simulating process (reference and fit
+  included).
+- ``simulate``: the simulation of ``speed`` alone, e.g. ``--cells 1000000``.
 
 Usage::
 
     python benchmarks/reference.py profile cells --seeds 0 1 2
     python benchmarks/reference.py vae --seeds 0 1 2
     python benchmarks/reference.py speed
+    python benchmarks/reference.py simulate --cells 1000000
 """
 
 from __future__ import annotations
