@@ -83,6 +83,19 @@ def test_guidance_and_steps_change_the_cells(trained):
         assert (plain.X != other.X).nnz > 0
 
 
+def test_a_zero_inflated_autoencoder_drops_counts_to_zero():
+    adata = make_counts()
+    _train(adata, labels_key="cell_type", gene_likelihood="zinb")
+    record = adata.uns["flow"]
+    assert record["init_params"]["autoencoder"]["gene_likelihood"] == "zinb"
+    out = ss.tl.generate(adata, "flow", seed=1)
+    assert out.n_obs == adata.n_obs
+    # Dropped counts leave the sparse matrix rather than stay as stored zeros.
+    assert (out.X.data > 0).all()
+    np.testing.assert_array_equal(out.X.data, np.round(out.X.data))
+    assert (out.X != ss.tl.generate(adata, "flow", seed=1).X).nnz == 0
+
+
 def test_sampling_options_are_checked_before_generation(trained):
     with pytest.raises(ValueError, match="guidance"):
         ss.tl.generate(trained, "flow", guidance=-1.0)
