@@ -60,3 +60,21 @@ def test_same_rng_same_counts_whatever_the_number_of_threads(monkeypatch):
     assert (one != three).nnz == 0
     other = negative_binomial_counts(mean, size, which, np.random.default_rng(5))
     assert (one != other).nnz > 0
+
+
+def test_float32_means_draw_the_counts_of_the_same_values_in_float64():
+    rng = np.random.default_rng(6)
+    # small means (inversion), large ones (gamma-Poisson) and an infinite size (Poisson)
+    mean = rng.gamma(0.3, 30.0, size=(1100, 50)).astype(np.float32)
+    size = rng.uniform(0.1, 5.0, size=(2, 50))
+    size[1, :5] = np.inf
+    which = rng.integers(2, size=1100)
+    single = negative_binomial_counts(mean, size, which, np.random.default_rng(7))
+    double = negative_binomial_counts(
+        mean.astype(np.float64), size, which, np.random.default_rng(7)
+    )
+    assert single.dtype == double.dtype == np.float32
+    for a, b in [(single.data, double.data), (single.indices, double.indices)]:
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(single.indptr, double.indptr)
+    assert (single.data > 100).any()

@@ -42,6 +42,23 @@ def test_chunks_of_cells_join_into_one_matrix_in_order(trained_vae, monkeypatch)
         assert np.median(np.abs(np.log(b[high] / a[high]))) < 0.15
 
 
+def test_chunks_gathered_give_the_matrix_of_one_chunk(trained_vae, monkeypatch):
+    # 37 cells per draw unit: by default each unit is a chunk, gathered into the result; with
+    # chunk_size=300 the units are stacked into a single chunk, which is the result as it is
+    monkeypatch.setattr(_generate, "_CHUNK_ENTRIES", 37 * trained_vae.n_vars)
+    gathered = ss.tl.generate(trained_vae, n_cells=300, seed=5).X
+    single = ss.tl.generate(trained_vae, n_cells=300, seed=5, chunk_size=300).X
+    for x in (gathered, single):
+        assert sparse.isspmatrix_csr(x)
+        assert x.dtype == np.float32
+        assert x.shape == (300, trained_vae.n_vars)
+    for a, b in [(gathered.data, single.data), (gathered.indices, single.indices)]:
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(gathered.indptr, single.indptr)
+    assert gathered.indptr.dtype == single.indptr.dtype
+
+
 def test_n_cells_scales_composition(trained_vae):
     out = ss.tl.generate(trained_vae, n_cells=61)
     assert out.n_obs == 61

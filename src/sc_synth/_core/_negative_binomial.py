@@ -266,11 +266,15 @@ def draw_tile(rng, seed, counter, width, work):
 
 @jit_vector_kernel
 def _nb_zero_bounds(mean, size, mu, x, bound):
-    """Gamma scales ``x = μ / a`` and the bound of P(Y = 0) for given means and sizes."""
+    """Gamma scales ``x = μ / a`` and the bound of P(Y = 0) for given means and sizes.
+
+    ``float32`` means become ``float64`` here, exactly, so that they draw the same counts.
+    """
     for t in range(mu.shape[0]):
-        scale = mean[t] / size[t]
-        bound[t] = zero_bound(mean[t], scale)
-        mu[t] = mean[t]
+        m = np.float64(mean[t])
+        scale = m / size[t]
+        bound[t] = zero_bound(m, scale)
+        mu[t] = m
         x[t] = scale
 
 
@@ -278,7 +282,9 @@ def _nb_zero_bounds(mean, size, mu, x, bound):
 def draw_negative_binomial(rng, seed, mean, size, size_index, data, indices, row_nnz):
     """Negative binomial counts with mean ``mean[i, j]`` and size ``size[size_index[i], j]``.
 
-    An infinite size draws Poisson counts.
+    An infinite size draws Poisson counts. ``mean`` is ``float32`` or ``float64`` (compiled for
+    each: a model's float32 means need no converted copy) and the same values draw the same
+    counts in either.
 
     For means given per entry (e.g. a decoder's output; Splat's counts compute theirs in
     :func:`sc_synth.pp._counts.draw_block`): row ``i`` goes to ``row_nnz[i]``, its values and

@@ -22,9 +22,12 @@ def negative_binomial_counts(
 
     The compiled sampler of the simulator (CDF inversion, no dense count array) draws blocks of
     rows in parallel; ``rng`` gives every block its seeds up front. ``mean`` needs one row at
-    least.
+    least; ``float32`` means give the same counts as the same values in ``float64``.
     """
-    mean = np.ascontiguousarray(mean, dtype=np.float64)
+    # the sampler takes float32 means as they are (each becomes float64 inside, exactly as a
+    # conversion here would): a copy of the cells × genes means would cost more than the draw
+    mean = np.asarray(mean)
+    mean = np.ascontiguousarray(mean, dtype=np.float32 if mean.dtype == np.float32 else np.float64)
     size = np.ascontiguousarray(np.atleast_2d(size), dtype=np.float64)
     size_index = np.ascontiguousarray(size_index, dtype=np.int64)
     n_rows, n_genes = mean.shape

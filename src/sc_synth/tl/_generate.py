@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -9,6 +9,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .. import __version__
+from .._core._csr import RowsBuffer
 from .._threads import torch_threads
 from ..models._conditions import Conditions
 from ..models._record import read_record
@@ -123,5 +124,22 @@ def generate(
         chunks = draw_chunks(sampler, label, batch, library, rng, unit, chunk)
         if out is not None:
             return write_chunks(AnnData(obs=obs, var=var, uns=uns), chunks, out, overwrite)
-        X = sparse.vstack(list(chunks), format="csr")
+        X = _gather(chunks, len(label), n_genes)
     return AnnData(X=X, obs=obs, var=var, uns=uns)
+
+
+def _gather(chunks: Iterator[sparse.csr_matrix], n_cells: int, n_genes: int) -> sparse.csr_matrix:
+    """Join the rows of ``chunks`` into one CSR matrix: one chunk as it is, more copied once each.
+
+    A stack of the chunks would copy the whole matrix once more; the buffer takes each chunk as
+    it arrives, so that it can be freed.
+    """
+    first = next(chunks)
+    rows = None
+    for part in chunks:
+        if rows is None:
+            rows = RowsBuffer(n_cells, n_genes)
+            rows.append(first.data, first.indices, np.diff(first.indptr))
+            first = None
+        rows.append(part.data, part.indices, np.diff(part.indptr))
+    return first if rows is None else rows.to_csr()

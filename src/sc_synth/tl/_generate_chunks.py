@@ -43,14 +43,13 @@ def draw_chunks(
     """
     firsts = range(0, len(label), chunk)
     for first in over_chunks(firsts, len(firsts), "generate"):
-        yield sparse.vstack(
-            [
-                sampler.sample(label[part], batch[part], library[part], rng)
-                for start in range(first, min(first + chunk, len(label)), unit)
-                for part in [slice(start, min(start + unit, first + chunk))]
-            ],
-            format="csr",
-        )
+        units = [
+            sampler.sample(label[part], batch[part], library[part], rng)
+            for start in range(first, min(first + chunk, len(label)), unit)
+            for part in [slice(start, min(start + unit, first + chunk))]
+        ]
+        # a chunk of one unit (the default) is yielded as drawn: stacking would copy it
+        yield units[0] if len(units) == 1 else sparse.vstack(units, format="csr")
 
 
 def write_chunks(
