@@ -75,7 +75,7 @@ def test_palette_colours_the_label_panels_only(joint):
 
 def test_what_is_not_stored_names_the_tl_call_that_stores_it(pair, joint):
     real, _ = pair
-    with pytest.raises(KeyError, match=r"no obsm\['X_umap'\].*sc_synth\.tl\.embedding\(real"):
+    with pytest.raises(KeyError, match=r"no obsm\['X_umap'\].*ss\.tl\.embedding\(real"):
         ss.pl.embedding(joint.copy(), basis="umap", show=False)
     with pytest.raises(KeyError, match=r"no obs\['batch'\]: .*keys=\['batch'\]"):
         ss.pl.embedding(joint.copy(), color="batch", basis="pca", show=False)
@@ -85,9 +85,7 @@ def test_what_is_not_stored_names_the_tl_call_that_stores_it(pair, joint):
 
 def test_synthetic_cells_get_the_two_step_form(pair):
     real, synthetic = pair
-    two_steps = (
-        r"joint = sc_synth\.tl\.embedding\(real, synthetic, .*sc_synth\.pl\.embedding\(joint"
-    )
+    two_steps = r"joint = ss\.tl\.embedding\(real, synthetic, .*ss\.pl\.embedding\(joint"
     with pytest.raises(TypeError, match=two_steps):
         ss.pl.embedding(real, synthetic, color="cell_type", show=False)
     with pytest.raises(TypeError, match=two_steps):

@@ -115,9 +115,9 @@ def test_correlation_side_by_side(cells, tmp_path):
 def test_de_scatter_and_correlation_draw_what_tl_stored(cells):
     real, fresh = cells
     real = real.copy()
-    with pytest.raises(KeyError, match=r"run sc_synth\.tl\.de_fold_changes\(real, synthetic"):
+    with pytest.raises(KeyError, match=r"run ss\.tl\.de_fold_changes\(real, synthetic"):
         ss.pl.de_scatter(real, show=False)
-    with pytest.raises(KeyError, match=r"run sc_synth\.tl\.gene_correlations\(real, synthetic"):
+    with pytest.raises(KeyError, match=r"run ss\.tl\.gene_correlations\(real, synthetic"):
         ss.pl.correlation(real, key="corr", show=False)
     ss.tl.de_fold_changes(real, fresh, groupby="cell_type", groups=["type_2"])
     fig = ss.pl.de_scatter(real, show=False)
@@ -132,9 +132,9 @@ def test_de_scatter_and_correlation_draw_what_tl_stored(cells):
 
 def test_synthetic_cells_get_the_two_step_form(cells):
     real, fresh = cells
-    with pytest.raises(TypeError, match=r"sc_synth\.tl\.de_fold_changes\(real, synthetic, groupby"):
+    with pytest.raises(TypeError, match=r"ss\.tl\.de_fold_changes\(real, synthetic, groupby"):
         ss.pl.de_scatter(real, fresh, groupby="cell_type", show=False)
-    with pytest.raises(TypeError, match=r"sc_synth\.tl\.gene_correlations\(real, synthetic"):
+    with pytest.raises(TypeError, match=r"ss\.tl\.gene_correlations\(real, synthetic"):
         ss.pl.correlation(real, synthetic=fresh, show=False)
 
 

@@ -69,7 +69,7 @@ def test_reads_anndata_and_plots_labels(table):
 
 
 def test_missing_table():
-    with pytest.raises(KeyError, match="run sc_synth.tl.evaluate first"):
+    with pytest.raises(KeyError, match=r"run ss\.tl\.evaluate first"):
         ss.pl.precision_recall(AnnData(obs=pd.DataFrame(index=["c0"])), show=False)
     with pytest.raises(ValueError, match="lacks columns \\['precision', 'recall'\\]"):
         ss.pl.precision_recall(pd.DataFrame({"synthetic": ["x"], "group": ["all"]}), show=False)

@@ -122,7 +122,7 @@ class GeneratorMixin:
         ----------
         adata
             AnnData of raw counts, in memory or backed on disk (an ``.h5ad`` file opened with
-            ``backed="r"``, a zarr store such as :func:`~sc_synth.pp.simulate` writes with
+            ``backed="r"``, a zarr store such as :func:`.pp.simulate` writes with
             ``out``); backed counts are read in blocks of rows, by scvi-tools' data loaders in
             training. A backed AnnData whose file has moved raises :class:`FileNotFoundError`,
             one without counts (``X`` empty and no ``layer``) :class:`ValueError`, one read

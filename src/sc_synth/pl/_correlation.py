@@ -15,8 +15,7 @@ from ._utils import draws_stored, save_or_show
 
 
 @draws_stored(
-    "sc_synth.tl.gene_correlations(real, synthetic, groupby=..., group=...), then "
-    "sc_synth.pl.correlation(real)"
+    "ss.tl.gene_correlations(real, synthetic, groupby=..., group=...), then ss.pl.correlation(real)"
 )
 @doc_params
 def correlation(
@@ -29,21 +28,21 @@ def correlation(
 ) -> Figure | None:
     """Plot the gene-gene correlation matrices of real and synthetic cells of one label.
 
-    Draws the result of :func:`sc_synth.tl.gene_correlations`: both matrices in the gene order of
+    Draws the result of :func:`.tl.gene_correlations`: both matrices in the gene order of
     the real matrix's clustering, so modules of co-expressed genes show as blocks, with the
     Pearson r between their upper triangles in the title. A generator that draws genes
     independently shows blocks on the left and a blank diagonal on the right::
 
-        sc_synth.tl.gene_correlations(real, synthetic, groupby="cell_type", group="B")
-        sc_synth.pl.correlation(real)
+        ss.tl.gene_correlations(real, synthetic, groupby="cell_type", group="B")
+        ss.pl.correlation(real)
 
     Parameters
     ----------
     real
-        Real cells holding the result of :func:`sc_synth.tl.gene_correlations` in ``uns[key]``.
+        Real cells holding the result of :func:`.tl.gene_correlations` in ``uns[key]``.
     key
         Key in ``real.uns`` of the result (the ``key_added`` of
-        :func:`sc_synth.tl.gene_correlations`).
+        :func:`.tl.gene_correlations`).
     ax
         Two Axes to draw into (real, synthetic); a new figure when ``None``.
     {doc_show_save}
@@ -56,7 +55,7 @@ def correlation(
     if key not in real.uns:
         raise KeyError(
             f"no correlation matrices in .uns[{key!r}]: run "
-            f"sc_synth.tl.gene_correlations(real, synthetic, key_added={key!r}) first"
+            f"ss.tl.gene_correlations(real, synthetic, key_added={key!r}) first"
         )
     result = real.uns[key]
     if ax is None:

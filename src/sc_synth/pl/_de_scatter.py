@@ -15,9 +15,7 @@ from .._docs import doc_params
 from ._utils import draws_stored, save_or_show
 
 
-@draws_stored(
-    "sc_synth.tl.de_fold_changes(real, synthetic, groupby=...), then sc_synth.pl.de_scatter(real)"
-)
+@draws_stored("ss.tl.de_fold_changes(real, synthetic, groupby=...), then ss.pl.de_scatter(real)")
 @doc_params
 def de_scatter(
     real: AnnData,
@@ -30,23 +28,23 @@ def de_scatter(
 ) -> Figure | None:
     """Plot, per label, the synthetic cells' log-fold-changes against the real cells'.
 
-    Draws the result of :func:`sc_synth.tl.de_fold_changes`: the genes DE in the real cells in
+    Draws the result of :func:`.tl.de_fold_changes`: the genes DE in the real cells in
     colour, the others in grey; the dashed line is the identity (DE kept), the solid one the
     slope through the origin over the DE genes, written in the corner (below 1: the generator
     attenuates the differences between cell types)::
 
-        sc_synth.tl.de_fold_changes(real, synthetic, groupby="cell_type")
-        sc_synth.pl.de_scatter(real)
+        ss.tl.de_fold_changes(real, synthetic, groupby="cell_type")
+        ss.pl.de_scatter(real)
 
     Parameters
     ----------
     real
-        Real cells holding the result of :func:`sc_synth.tl.de_fold_changes` in ``uns[key]``.
+        Real cells holding the result of :func:`.tl.de_fold_changes` in ``uns[key]``.
     groups
         Labels to plot, one panel each; ``None`` for all of the result's.
     key
         Key in ``real.uns`` of the result (the ``key_added`` of
-        :func:`sc_synth.tl.de_fold_changes`).
+        :func:`.tl.de_fold_changes`).
     ax
         Axes to draw into, one per label; a new figure when ``None``.
     {doc_show_save}
@@ -59,7 +57,7 @@ def de_scatter(
     if key not in real.uns:
         raise KeyError(
             f"no fold changes in .uns[{key!r}]: run "
-            f"sc_synth.tl.de_fold_changes(real, synthetic, groupby=..., key_added={key!r}) first"
+            f"ss.tl.de_fold_changes(real, synthetic, groupby=..., key_added={key!r}) first"
         )
     result = real.uns[key]
     stored = list(result["groups"])

@@ -17,8 +17,8 @@ from ._utils import draws_stored, save_or_show
 
 
 @draws_stored(
-    "joint = sc_synth.tl.embedding(real, synthetic, keys=color, basis=basis), then "
-    "sc_synth.pl.embedding(joint, color=color, basis=basis)"
+    "joint = ss.tl.embedding(real, synthetic, keys=color, basis=basis), then "
+    "ss.pl.embedding(joint, color=color, basis=basis)"
 )
 @doc_params
 def embedding(
@@ -33,24 +33,24 @@ def embedding(
 ) -> Axes | list[Axes] | None:
     """Plot real and synthetic cells in one shared UMAP or PCA, coloured by origin and by labels.
 
-    Draws the pooled cells of :func:`sc_synth.tl.embedding` in their order (random, so that no
+    Draws the pooled cells of :func:`.tl.embedding` in their order (random, so that no
     set hides another). Synthetic cells that mix with real ones of the same label are what a
     good generator makes::
 
-        joint = sc_synth.tl.embedding(real, synthetic, keys="cell_type")
-        sc_synth.pl.embedding(joint, color="cell_type")
+        joint = ss.tl.embedding(real, synthetic, keys="cell_type")
+        ss.pl.embedding(joint, color="cell_type")
 
     Parameters
     ----------
     data
-        The pooled cells returned by :func:`sc_synth.tl.embedding`, with ``obs["origin"]``,
+        The pooled cells returned by :func:`.tl.embedding`, with ``obs["origin"]``,
         ``obsm["X_<basis>"]`` and the ``color`` columns (its ``keys``).
     color
         Columns of ``obs`` to colour further panels by, e.g. the cell type. The first panel is
         always coloured by origin (``"real"`` or the set's name), each set in the colour it has
         in every figure of :mod:`sc_synth.pl`.
     basis
-        Draws ``obsm["X_<basis>"]``: ``"umap"`` or ``"pca"`` as :func:`sc_synth.tl.embedding`
+        Draws ``obsm["X_<basis>"]``: ``"umap"`` or ``"pca"`` as :func:`.tl.embedding`
         stores them.
     ax
         Axes to draw into, one per panel; a new figure when ``None``, laid out so that each
@@ -73,8 +73,8 @@ def embedding(
         lacks += [f"obs[{c!r}]" for c in missing]
         raise KeyError(
             f"data has no {', '.join(lacks)}: pool and embed the cells first, "
-            f"joint = sc_synth.tl.embedding(real, synthetic, keys={colors!r}, basis={basis!r}), "
-            f"then sc_synth.pl.embedding(joint, color={colors!r}, basis={basis!r})"
+            f"joint = ss.tl.embedding(real, synthetic, keys={colors!r}, basis={basis!r}), "
+            f"then ss.pl.embedding(joint, color={colors!r}, basis={basis!r})"
         )
     origins = data.obs[ORIGIN].cat.categories
     data.uns[f"{ORIGIN}_colors"] = list(set_colors(origins).values())

@@ -41,7 +41,7 @@ def evaluation(
     Parameters
     ----------
     data
-        The table returned by :func:`sc_synth.tl.evaluate`, or the AnnData it was stored in.
+        The table returned by :func:`.tl.evaluate`, or the AnnData it was stored in.
     key
         Key in ``data.uns`` of the table, when ``data`` is an AnnData.
     group
@@ -60,7 +60,7 @@ def evaluation(
     table = data
     if isinstance(data, AnnData):
         if key not in data.uns:
-            raise KeyError(f"no evaluation in .uns[{key!r}]: run sc_synth.tl.evaluate first")
+            raise KeyError(f"no evaluation in .uns[{key!r}]: run ss.tl.evaluate first")
         table = data.uns[key]
     rows = table[table["group"] == group].set_index("synthetic")
     if rows.empty:

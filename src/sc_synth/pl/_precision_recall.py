@@ -58,7 +58,7 @@ def precision_recall(
     Parameters
     ----------
     data
-        The table returned by :func:`sc_synth.tl.evaluate`, or the AnnData it was stored in.
+        The table returned by :func:`.tl.evaluate`, or the AnnData it was stored in.
     key
         Key in ``data.uns`` of the table, when ``data`` is an AnnData.
     groupby
@@ -171,7 +171,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 def _table(data: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:
     if isinstance(data, AnnData):
         if key not in data.uns:
-            raise KeyError(f"no evaluation in .uns[{key!r}]: run sc_synth.tl.evaluate first")
+            raise KeyError(f"no evaluation in .uns[{key!r}]: run ss.tl.evaluate first")
         data = data.uns[key]
     missing = {"synthetic", "group", "precision", "recall"} - set(data.columns)
     if missing:

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 def draws_stored(two_steps: str):
     """Refuse the synthetic cells of the one-call form, telling the two steps that replace it.
 
-    ``two_steps`` is the ``sc_synth.tl`` call that stores the result and the ``sc_synth.pl``
+    ``two_steps`` is the ``ss.tl`` call that stores the result and the ``ss.pl``
     call that draws it, as a user would type them.
     """
 
@@ -22,8 +22,8 @@ def draws_stored(two_steps: str):
         def wrapper(data, *args, **kwargs):
             if args or "synthetic" in kwargs:
                 raise TypeError(
-                    f"sc_synth.pl.{func.__name__} draws a stored result and takes one AnnData; "
-                    f"compute the result in sc_synth.tl first: {two_steps}"
+                    f"ss.pl.{func.__name__} draws a stored result and takes one AnnData; "
+                    f"compute the result in ss.tl first: {two_steps}"
                 )
             return func(data, **kwargs)
 
