@@ -8,8 +8,8 @@ on first use. Prints a Markdown table of wall-clock and CPU time (the CPU time o
 process's threads: on a busy machine it, not the wall-clock time, says what the work costs).
 
 ``pbmc``: for each training seed, ``ss.datasets.pbmc68k_counts()`` is split in halves within
-every ``bulk_labels`` label; the VAE (400 epochs), the WGAN-GP and the vanilla GAN (their default
-epochs) are trained on one half, asked for the other half's composition, and judged against it
+every ``bulk_labels`` label; the VAE (400 epochs), the WGAN-GP, the vanilla GAN and the flow
+(their default training lengths; ``--models`` picks some) are trained on one half, asked for the other half's composition, and judged against it
 with ``train=`` the training half and ``n_repeats`` evaluation seeds. ``sim``: the same on
 ``ss.pp.simulate`` cells (2,000 cells x 1,000 genes, four groups, two batches; split within every
 group and batch; the models trained and judged with ``batch_key="batch"``, the VAE for its default
@@ -51,6 +51,7 @@ MODELS = {
     "vae": ("train_vae", {}),
     "wgan-gp": ("train_gan", {"loss": "wgan-gp"}),
     "gan": ("train_gan", {"loss": "vanilla"}),
+    "flow": ("train_flow", {}),
 }
 #: The simulated data of ``sim``: cells, genes, group shares and cells per batch.
 SIM = {"n_cells": 2000, "n_genes": 1000, "group_prob": [0.4, 0.3, 0.2, 0.1], "batches": 2}
