@@ -1,4 +1,4 @@
-"""A progress bar over the chunks of large simulations and generations, as scanpy shows progress."""
+"""Progress bars of large simulations, generations and evaluations, as scanpy shows progress."""
 
 import sys
 
@@ -84,3 +84,34 @@ def test_generating_many_chunks_shows_a_bar_from_info_on(
     settings.verbosity = "warning"
     ss.tl.generate(trained_vae, n_cells=300, seed=3, out=tmp_path / "b.zarr", chunk_size=1)
     assert terminal.readouterr().err == ""
+
+
+@pytest.mark.parametrize("total", [5, None], ids=["known total", "total set later"])
+def test_counting_shows_a_bar_from_its_size_and_info_on(terminal, settings, total):
+    terminal = terminal()
+
+    def count(size):
+        with _progress.counting("work", "row", size=size, from_size=10, total=total) as bar:
+            if bar.total is None:
+                bar.reset(total=5)
+            for _ in range(5):
+                bar.update()
+        assert bar.n == (5 if _progress.shown(size, 10) else 0)
+        assert bar.total == 5
+        return terminal.readouterr().err
+
+    settings.verbosity = "info"
+    err = count(10)
+    assert "work: 100%" in err
+    assert "5/5" in err
+    assert count(9) == ""  # below the size of a bar
+    settings.verbosity = "warning"
+    assert count(10) == ""
+
+
+def test_counting_draws_only_on_a_terminal(capsys, settings):
+    settings.verbosity = "info"
+    with _progress.counting("work", "row", size=10, from_size=0, total=3) as bar:
+        for _ in range(3):
+            bar.update()
+    assert capsys.readouterr().err == ""  # captured stderr is no terminal

@@ -1,10 +1,19 @@
-"""A progress bar over chunks of long work, shown as scanpy shows its own progress."""
+"""Progress bars of long work, shown as scanpy shows its own progress.
+
+One rule decides whether a bar shows (:func:`shown`): scanpy's verbosity is ``"info"`` or higher,
+the work is at least of a size worth a bar, and, as tqdm does by default (``disable=None``),
+stderr is a terminal.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 T = TypeVar("T")
 
@@ -22,16 +31,41 @@ def verbose() -> bool:
     return sc is not None and sc.settings.verbosity >= sc.Verbosity.info
 
 
+def shown(size: int, from_size: int) -> bool:
+    """Whether work of ``size`` gets a bar: from ``from_size`` on, and from verbosity "info" on.
+
+    Where this holds, tqdm still draws only on a terminal (``disable=None``).
+    """
+    return size >= from_size and verbose()
+
+
 def over_chunks(chunks: Iterable[T], total: int, desc: str) -> Iterator[T]:
     """Yield ``chunks``, counted by a progress bar on stderr from scanpy's verbosity "info" on.
 
     The bar is drawn only for ``total`` of at least :data:`FROM_CHUNKS` chunks, and, as tqdm does
     by default (``disable=None``), only on a terminal.
     """
-    if total < FROM_CHUNKS or not verbose():
+    if not shown(total, FROM_CHUNKS):
         yield from chunks
         return
     from tqdm import tqdm
 
     with tqdm(chunks, total=total, desc=desc, unit="chunk", disable=None) as bar:
         yield from bar
+
+
+@contextmanager
+def counting(
+    desc: str, unit: str, *, size: int, from_size: int, total: int | None = None
+) -> Iterator[tqdm]:
+    """Give a bar on stderr that the work advances with ``update()``, shown as :func:`shown` says.
+
+    ``size`` is the work's size as compared with ``from_size`` (cells, say), ``total`` the count
+    the bar goes to: unknown (``None``) until the work sets it with ``reset(total=...)``. Where
+    the bar is not shown it is a disabled tqdm, which keeps ``total`` and ignores the rest.
+    """
+    from tqdm import tqdm
+
+    disable = None if shown(size, from_size) else True
+    with tqdm(total=total, desc=desc, unit=unit, disable=disable) as bar:
+        yield bar

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from tqdm import tqdm
 
 from .._names import ALL, BASELINE, REFERENCE
 from . import _privacy
@@ -20,6 +20,9 @@ from ._families import FAMILIES
 from ._inputs import log_normalised
 from ._space import shared_space
 from ._split import covered_labels, split, subsample, take
+
+if TYPE_CHECKING:
+    from tqdm import tqdm  # the bar of :func:`sc_synth._progress.counting`
 
 #: A row needs this many cells per side; its k is lowered to n - 1 where it has fewer than k + 1,
 #: so the smallest neighbourhood is 2 (with 1 the balls reach just the nearest cell, and
@@ -70,7 +73,7 @@ class Comparison:
     k: int
     seed: int
     rng: np.random.Generator  # of the subsampling of label rows to equal sizes
-    progress: tqdm  # advanced by one for every row
+    progress: tqdm  # advanced by one for every row (see :func:`sc_synth._progress.counting`)
     # with ``train=``: PCs of all real cells, the compared cells and the training cells in the
     # space of the privacy numbers
     privacy_space: tuple | None = None

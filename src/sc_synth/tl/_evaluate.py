@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scanpy as sc
 from anndata import AnnData
-from tqdm import tqdm
 
 from .._docs import doc_params
 from .._names import BASELINE, REFERENCE
+from .._progress import counting
 from .._threads import keeps_torch_threads
 from . import _de, _privacy
 from ._comparison import MIN_CELLS, SIZES, TOO_FEW, Inputs, evaluate_once
@@ -233,10 +232,9 @@ def evaluate(
         members, truth, families, k, n_pcs, n_repeats,
     )  # fmt: skip
     n_cells = real.n_obs + sum(adata.n_obs for adata in sets.values())
-    # scanpy's habit: nothing below verbosity "info", and tqdm draws only on a terminal (None)
-    quiet = n_cells < PROGRESS_FROM or sc.settings.verbosity < sc.Verbosity.info
     tables = []
-    with tqdm(desc="evaluate", unit="row", disable=True if quiet else None) as progress:
+    # the rows to count are known once the first seed has its compared sets
+    with counting("evaluate", "row", size=n_cells, from_size=PROGRESS_FROM) as progress:
         for repeat in range(n_repeats):
             tables.append(evaluate_once(inputs, seed + repeat, progress))
     table = tables[0] if n_repeats == 1 else _spread(tables)
