@@ -47,6 +47,16 @@ def test_training_step_freezes_the_autoencoder_and_fits_only_the_velocity():
     assert module.velocity.output.weight.grad is not None
 
 
+def test_training_codes_are_the_posterior_means():
+    module = _module()
+    x = torch.poisson(torch.full((6, 20), 3.0))
+    label, batch = torch.tensor([[0], [1], [2]] * 2), torch.tensor([[0], [1]] * 3)
+    first = module.inference(x, batch, label)["z1"]
+    torch.testing.assert_close(first, module.inference(x, batch, label)["z1"])
+    qz = module.autoencoder.inference(x, batch_index=batch)["qz"]
+    torch.testing.assert_close(first, qz.loc)
+
+
 def test_every_training_cell_keeps_its_conditions_without_dropout():
     module = _module(p_uncond=0.0)
     seen = {}
