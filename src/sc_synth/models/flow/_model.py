@@ -222,8 +222,8 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
         batch_size
             Cells per step.
         train_size
-            Share of the cells that train; by default all: codes are drawn afresh each epoch and
-            the loss is no guide to stop early.
+            Share of the cells that train; by default all: the loss, over fresh noise and times
+            at every step, is no guide to stop early.
         **kwargs
             Passed to :meth:`scvi.model.base.UnsupervisedTrainingMixin.train` and the Lightning
             trainer.
