@@ -2,14 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from sc_synth.models.flow._model import (
-    FlowGenerator,
-    additive_fill,
+from sc_synth.models.flow._model import FlowGenerator, additive_fill
+from sc_synth.models.flow._module import FlowModule, VelocityField
+from sc_synth.models.flow._settings import (
     check_sampling,
     default_autoencoder_epochs,
     default_max_epochs,
 )
-from sc_synth.models.flow._module import FlowModule, VelocityField
 
 
 def _module(n_labels=3, n_batch=2, p_uncond=0.2) -> FlowModule:

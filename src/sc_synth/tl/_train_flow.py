@@ -10,7 +10,7 @@ from ..models._conditions import Conditions, categories
 from ..models._record import read_record
 from ..models._training import seed_training
 from ..models.flow import FlowGenerator
-from ..models.flow._model import check_sampling
+from ..models.flow._settings import check_sampling
 from ..models.vae._model import MODULE_OPTIONS as AUTOENCODER_OPTIONS
 from ._train import _split_kwargs, _training_view
 
