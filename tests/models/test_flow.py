@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import make_counts
 
+from sc_synth.models.flow import _model as flow_model
 from sc_synth.models.flow._model import FlowGenerator, additive_fill
 from sc_synth.models.flow._module import FlowModule, VelocityField
 from sc_synth.models.flow._settings import (
@@ -9,6 +11,7 @@ from sc_synth.models.flow._settings import (
     default_autoencoder_epochs,
     default_max_epochs,
 )
+from sc_synth.models.vae._model import KL_WEIGHT
 
 
 def _module(n_labels=3, n_batch=2, p_uncond=0.2) -> FlowModule:
@@ -135,3 +138,21 @@ def test_default_epochs_aim_at_a_number_of_steps():
     assert default_autoencoder_epochs(10_000, 128) == 152
     assert default_max_epochs(10_000, 128) == 38
     assert default_max_epochs(100, 128) == 1000
+
+
+def test_default_autoencoder_training_reaches_the_full_kl_weight(monkeypatch):
+    # A capped default (here 3 epochs) warms the KL term up over the epochs it trains, not
+    # over scvi-tools' 400, which it would end far below.
+    monkeypatch.setattr(flow_model, "default_autoencoder_epochs", lambda n_obs, batch_size: 3)
+    adata = make_counts(n_cells=60, n_genes=20)
+    autoencoder = FlowGenerator.train_autoencoder(
+        adata,
+        labels_key="cell_type",
+        batch_key="batch",
+        module_kwargs={"n_hidden": 8, "n_latent": 2},
+        batch_size=8,
+        enable_progress_bar=False,
+    )
+    weights = autoencoder["history"]["kl_weight"]
+    assert len(weights) == 3
+    np.testing.assert_allclose(np.ravel(weights)[-1], KL_WEIGHT * 2 / 3, rtol=1e-5)

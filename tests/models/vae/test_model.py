@@ -7,7 +7,7 @@ from conftest import make_counts
 import sc_synth as ss
 from sc_synth.models.vae import VAEGenerator
 from sc_synth.models.vae import _model as vae_model
-from sc_synth.models.vae._model import KL_WEIGHT, default_max_epochs
+from sc_synth.models.vae._model import KL_WEIGHT, default_max_epochs, kl_warmup_over
 
 
 def test_calibrated_dispersion_matches_the_training_variance(trained_vae):
@@ -67,6 +67,16 @@ def test_kl_term_is_weighted_unless_the_user_sets_the_weight():
         adata, labels_key="cell_type", plan_kwargs={**no_warmup, "max_kl_weight": 1.0}, **options
     )
     np.testing.assert_allclose(adata.uns["vae"]["history"]["kl_weight"], 1.0)
+
+
+def test_kl_warmup_spans_the_epochs_trained_unless_the_user_sets_one():
+    assert kl_warmup_over(35, {"max_kl_weight": 6.0}) == {
+        "n_epochs_kl_warmup": 35,
+        "max_kl_weight": 6.0,
+    }
+    assert kl_warmup_over(1000, {})["n_epochs_kl_warmup"] == 400
+    assert kl_warmup_over(35, {"n_epochs_kl_warmup": None}) == {"n_epochs_kl_warmup": None}
+    assert kl_warmup_over(35, {"n_steps_kl_warmup": 10}) == {"n_steps_kl_warmup": 10}
 
 
 def test_default_epochs_cap_the_steps_on_large_data_only():

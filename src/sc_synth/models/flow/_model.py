@@ -25,7 +25,7 @@ from .._generator import (
 )
 from .._record import clean_params, history_to_record, load_weights, weights_to_record
 from .._training import training_run
-from ..vae._model import KL_WEIGHT, decode
+from ..vae._model import KL_WEIGHT, decode, kl_warmup_over
 from ._module import FlowModule
 from ._settings import (
     DEFAULT_GUIDANCE,
@@ -131,8 +131,9 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
 
         Encoder and decoder see the batch, not the label, so the latent space holds the cell
         type and the decoder adds the batch: a label's codes decode in any batch. Labels set the
-        dispersion per gene and label. Sizes, likelihood and the KL weight of 6 are the VAE
-        kind's (:class:`~sc_synth.models.VAEGenerator`).
+        dispersion per gene and label. Sizes, likelihood, the KL weight of 6 and, with
+        ``max_epochs=None``, its warm-up over the epochs trained are the VAE kind's
+        (:class:`~sc_synth.models.VAEGenerator`).
 
         Returns
         -------
@@ -154,15 +155,13 @@ class FlowGenerator(GeneratorMixin, UnsupervisedTrainingMixin, BaseModelClass):
             **(module_kwargs or {}),
         }
         model = SCVI(adata, **params)
+        plan_kwargs = {"max_kl_weight": KL_WEIGHT, **(plan_kwargs or {})}
         if max_epochs is None:
             batch_size = train_kwargs.get("batch_size", 128)
             max_epochs = default_autoencoder_epochs(adata.n_obs, batch_size)
+            plan_kwargs = kl_warmup_over(max_epochs, plan_kwargs)
         with training_run("flow autoencoder", adata, train_kwargs):
-            model.train(
-                max_epochs=max_epochs,
-                plan_kwargs={"max_kl_weight": KL_WEIGHT, **(plan_kwargs or {})},
-                **train_kwargs,
-            )
+            model.train(max_epochs=max_epochs, plan_kwargs=plan_kwargs, **train_kwargs)
         stats = model.summary_stats
         shape = {"n_input": stats.n_vars, "n_batch": stats.n_batch, "n_labels": stats.n_labels}
         return {

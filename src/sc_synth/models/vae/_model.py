@@ -48,6 +48,17 @@ KL_WEIGHT = 6.0
 DEFAULT_MAX_STEPS = 12_000
 
 
+def kl_warmup_over(max_epochs: int, plan_kwargs: dict) -> dict:
+    """``plan_kwargs`` with the KL term warmed up over ``max_epochs`` (at most 400), unless set.
+
+    scvi-tools warms the KL term up over 400 epochs: a training capped below that would stop
+    with the latent space under a fraction of the weight that keeps it smooth.
+    """
+    if "n_steps_kl_warmup" in plan_kwargs:
+        return plan_kwargs
+    return {"n_epochs_kl_warmup": min(max_epochs, 400), **plan_kwargs}
+
+
 def default_max_epochs(n_obs: int, batch_size: int, train_size: float) -> int:
     """scvi-tools' epoch heuristic, capped at about :data:`DEFAULT_MAX_STEPS` steps."""
     n_train = math.ceil(train_size * n_obs)
@@ -207,10 +218,7 @@ class VAEGenerator(GeneratorMixin, VAEMixin, UnsupervisedTrainingMixin, BaseMode
             max_epochs = default_max_epochs(
                 self.adata.n_obs, kwargs.get("batch_size", 128), kwargs.get("train_size") or 0.9
             )
-            # scvi-tools warms the KL term up over 400 epochs: a capped training would stop
-            # with the latent space under a fraction of the weight that keeps it smooth.
-            if "n_steps_kl_warmup" not in plan_kwargs:
-                plan_kwargs.setdefault("n_epochs_kl_warmup", min(max_epochs, 400))
+            plan_kwargs = kl_warmup_over(max_epochs, plan_kwargs)
         with training_run("vae", self.adata, kwargs):
             super().train(
                 max_epochs=max_epochs,
