@@ -1,9 +1,16 @@
 import anndata
 import numpy as np
 import pytest
+from scipy import stats
 
 import sc_synth as ss
-from sc_synth.pp._copula import MAX_FACTORS, factor_normals, fit_factors
+from sc_synth.pp._copula import (
+    MAX_FACTORS,
+    attenuation,
+    factor_normals,
+    fit_factors,
+    normal_scores,
+)
 
 
 def _clumped_scores(n_cells=400, n_genes=100, seed=0):
@@ -84,3 +91,48 @@ def test_fitted_scores_travel_with_the_record(tmp_path):
     # a record written before factor scores existed draws standard normal factors
     older = {k: v for k, v in record.items() if k not in ("factor_scores", "score_labels")}
     assert ss.pp.ReferenceParams.from_dict(older).factor_scores is None
+
+
+def test_attenuation_matches_the_scores_correlation_with_their_latent_normal():
+    rng = np.random.default_rng(2)
+    latent = rng.standard_normal((200_000, 1))
+    for mu, phi, pi in [(0.1, 0.5, 0.0), (1.0, 0.0, 0.0), (2.0, 0.3, 0.4), (1e4, 0.1, 0.0)]:
+        counts = (
+            stats.nbinom.ppf(stats.norm.cdf(latent), 1 / phi, 1 / (1 + mu * phi))
+            if phi
+            else (stats.poisson.ppf(stats.norm.cdf(latent), mu))
+        )
+        if pi:
+            u = stats.norm.cdf(latent)
+            counts = np.where(
+                u <= pi,
+                0.0,
+                stats.nbinom.ppf((u - pi) / (1 - pi), 1 / phi, 1 / (1 + mu / (1 - pi) * phi)),
+            )
+        args = (np.full((1, 1), mu), np.full(1, phi), np.full(1, pi))
+        scores = normal_scores(counts, *(np.broadcast_to(a, counts.shape) for a in args), rng)
+        expected = np.mean(latent * scores)
+        assert abs(attenuation(*args)[0] - expected) < 0.01, (mu, phi, pi)
+
+
+def test_sparse_genes_recover_their_latent_loadings():
+    # 20 genes detected in ~10 % of the cells and 20 well-expressed ones, all loading 0.8 on one
+    # latent factor: the sparse genes' scores load about half as much, the others nearly fully
+    rng = np.random.default_rng(3)
+    n, p = 3000, 40
+    latent = 0.8 * rng.standard_normal((n, 1)) + 0.6 * rng.standard_normal((n, p))
+    mu = np.repeat([[0.12, 20.0]], 20, axis=1).repeat(n, axis=0)
+    phi, pi = np.full(p, 0.2), np.zeros(p)
+    counts = stats.nbinom.ppf(stats.norm.cdf(latent), 1 / phi, 1 / (1 + mu * phi))
+    z = normal_scores(counts, mu, phi, pi, rng)
+    b = attenuation(mu[:1], phi, pi)
+    assert np.all(b[:20] < 0.5)
+    assert np.all(b[20:] > 0.95)
+    sparse = slice(0, 20)
+    plain = np.sqrt((fit_factors(z)[0] ** 2).sum(axis=1))
+    latent_loadings = np.sqrt((fit_factors(z, attenuation=b)[0] ** 2).sum(axis=1))
+    assert plain[sparse].mean() < 0.5
+    assert abs(latent_loadings[sparse].mean() - 0.8) < 0.1
+    assert abs(latent_loadings[20:].mean() - 0.8) < 0.05
+    # never past the cap that leaves each gene a share of its own
+    assert latent_loadings.max() <= np.sqrt(0.95) + 1e-12

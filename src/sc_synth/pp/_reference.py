@@ -8,13 +8,15 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy import sparse
 
-from ._copula import MAX_FACTORS, fit_factors, normal_scores
+from ._copula import MAX_FACTORS, attenuation, fit_factors, normal_scores
 
 #: Labels with fewer cells take their dispersions from all cells and get no copula factors;
 #: a label x batch with fewer cells takes its label's library sizes.
 MIN_LABEL_CELLS = 10
 # Cells of a label used for the zero-inflation test and the copula (a random subset beyond).
 _MAX_FIT_CELLS = 2000
+# Cells whose means give each gene's attenuation of its normal scores (see `attenuation`).
+_ATTENUATION_CELLS = 16
 # A gene of a label is zero-inflated when its zeros exceed the NB's by this many standard
 # deviations (one-sided p ≈ 0.001 per gene and label).
 _ZI_Z = 3.0
@@ -209,7 +211,11 @@ def fit_reference(
         mu = lib[rows, None] * table[g * n_batches + batch[rows]]
         dispersion[g], zero_inflation[g] = _zero_inflation(x, mu, phi)
         z = normal_scores(x, mu, dispersion[g], zero_inflation[g], rng)
-        factors[g], coordinates = fit_factors(z)
+        # cells at evenly spaced ranks of library size stand for the label's range of depths
+        ranks = ((np.arange(_ATTENUATION_CELLS) + 0.5) * rows.size / _ATTENUATION_CELLS).astype(int)
+        typical = mu[np.argsort(lib[rows])[ranks]]
+        shrink = attenuation(typical, dispersion[g], zero_inflation[g])
+        factors[g], coordinates = fit_factors(z, attenuation=shrink)
         if coordinates.shape[1]:
             scores.append(np.pad(coordinates, ((0, 0), (0, MAX_FACTORS - coordinates.shape[1]))))
             score_labels.append(np.full(rows.size, g))
