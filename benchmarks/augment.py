@@ -17,7 +17,7 @@ Per-class F1 on the held-out real cells is averaged over seeds (mean ± std). As
 generated cells themselves, "fidelity" is the share of the added cells of each rare label that the
 classifier trained on real cells alone (a) assigns to that label.
 
-Run (about 5 minutes on a 2-core CPU, one thread)::
+Run (about 9 minutes on a 2-core CPU, one thread)::
 
     OMP_NUM_THREADS=1 python benchmarks/augment.py
 

@@ -1,3 +1,5 @@
+import warnings
+
 import anndata
 import numpy as np
 import pytest
@@ -136,3 +138,15 @@ def test_sparse_genes_recover_their_latent_loadings():
     assert abs(latent_loadings[20:].mean() - 0.8) < 0.05
     # never past the cap that leaves each gene a share of its own
     assert latent_loadings.max() <= np.sqrt(0.95) + 1e-12
+
+
+def test_genes_without_counts_get_no_loadings_and_no_warning():
+    z, _ = _clumped_scores()
+    b = np.ones(z.shape[1])
+    b[:5] = 0.0  # genes never expressed in the label
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loadings, _ = fit_factors(z, attenuation=b)
+        assert attenuation(np.zeros((2, 3)), np.full(3, 0.2), np.zeros(3)).tolist() == [0, 0, 0]
+    assert not loadings[:5].any()
+    assert loadings[5:30].any()

@@ -126,9 +126,9 @@ def _latent_scale(shared: np.ndarray, b: np.ndarray) -> np.ndarray:
     is the root ``ρ`` of ``h(ρ) = shared``, and its loadings scale by ``√(ρ / shared)``.
     """
     curve = b - b * b
-    # the root of curve ρ² + b² ρ - shared = 0, in the form that stays exact as curve → 0
-    rho = 2 * shared / (b * b + np.sqrt(b**4 + 4 * curve * shared))
     with np.errstate(divide="ignore", invalid="ignore"):
+        # the root of curve ρ² + b² ρ - shared = 0, in the form that stays exact as curve → 0
+        rho = 2 * shared / (b * b + np.sqrt(b**4 + 4 * curve * shared))
         return np.where((b > 0) & (shared > 0), np.sqrt(rho / shared), 0.0)
 
 

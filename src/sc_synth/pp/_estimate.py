@@ -55,7 +55,9 @@ def estimate_params(
     - **Gene-gene correlation**: a Gaussian copula per label whose correlation is low-rank
       plus diagonal, at most 20 factors, estimated from the randomised normal scores of up to
       2000 cells of the label (only factors above the noise edge of a sample of that size are
-      kept, their strength corrected for the noise). The cells' coordinates on those factors
+      kept, their strength corrected for the noise), each gene's loadings scaled from its
+      scores to its latent normal, whose correlations the scores of sparse counts shrink
+      (see "Simulate your own data set" in the docs). The cells' coordinates on those factors
       are kept as well: simulated cells draw theirs from them, blurred by a Gaussian kernel, so
       that sub-types within a label stay clumps rather than one Gaussian cloud.
 
