@@ -98,7 +98,15 @@ def test_fitted_scores_travel_with_the_record(tmp_path):
 def test_attenuation_matches_the_scores_correlation_with_their_latent_normal():
     rng = np.random.default_rng(2)
     latent = rng.standard_normal((200_000, 1))
-    for mu, phi, pi in [(0.1, 0.5, 0.0), (1.0, 0.0, 0.0), (2.0, 0.3, 0.4), (1e4, 0.1, 0.0)]:
+    cases = [
+        (0.1, 0.5, 0.0),
+        (1.0, 0.0, 0.0),
+        (2.0, 0.3, 0.4),
+        (1e4, 0.1, 0.0),
+        (1e3, 5.0, 0.0),
+        (30, 2, 0.2),
+    ]
+    for mu, phi, pi in cases:
         counts = (
             stats.nbinom.ppf(stats.norm.cdf(latent), 1 / phi, 1 / (1 + mu * phi))
             if phi
