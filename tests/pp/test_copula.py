@@ -12,6 +12,7 @@ from sc_synth.pp._copula import (
     factor_normals,
     fit_factors,
     normal_scores,
+    pick_cells,
 )
 
 
@@ -42,7 +43,11 @@ def test_factor_normals_keep_unit_variance_and_the_scores_clumps():
     score_labels = np.zeros(200, dtype=np.int64)
     label = np.repeat([0, 1], 20_000)
     normals = rng.standard_normal((40_000, 3))
-    out = factor_normals(normals, rng.random(40_000), label, scores, score_labels, np.array([1, 0]))
+    n_factors = np.array([1, 0])
+    picked, bandwidth = pick_cells(rng.random(40_000), label, score_labels, n_factors)
+    assert np.all(picked[20_000:] == -1)
+    assert np.all(bandwidth[20_000:] == 0)
+    out = factor_normals(normals, picked, bandwidth, label, scores, n_factors)
     drawn = out[:20_000, 0]
     assert abs(drawn.var() - 1.0) < 0.03
     # two clumps: few values near 0, where a standard normal puts a quarter of its draws
@@ -91,8 +96,13 @@ def test_fitted_scores_travel_with_the_record(tmp_path):
     np.testing.assert_array_equal(again.factor_scores, fitted.factor_scores)
     assert (ss.pp.simulate(200, params=again, seed=0).X != adata.X).nnz == 0
     # a record written before factor scores existed draws standard normal factors
-    older = {k: v for k, v in record.items() if k not in ("factor_scores", "score_labels")}
+    np.testing.assert_array_equal(again.score_lib_ranks, fitted.score_lib_ranks)
+    older = {k: v for k, v in record.items() if not k.startswith(("factor_scores", "score_"))}
     assert ss.pp.ReferenceParams.from_dict(older).factor_scores is None
+    # one written before the library-size ranks existed draws sizes apart from the factors
+    ranks = {k: v for k, v in record.items() if k != "score_lib_ranks"}
+    assert ss.pp.ReferenceParams.from_dict(ranks).score_lib_ranks is None
+    assert ss.pp.simulate(200, params=ss.pp.ReferenceParams.from_dict(ranks), seed=0).n_obs == 200
 
 
 def test_attenuation_matches_the_scores_correlation_with_their_latent_normal():

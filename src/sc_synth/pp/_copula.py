@@ -203,30 +203,51 @@ def fit_factors(
     return loadings, u[:, spikes] * np.sqrt(n)
 
 
-def factor_normals(
-    normals: np.ndarray, uniforms: np.ndarray, label: np.ndarray, scores: np.ndarray,
-    score_label: np.ndarray, n_factors: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """Factor normals of a block of cells, resampled from the reference cells' scores.
+def pick_cells(
+    uniforms: np.ndarray, label: np.ndarray, score_label: np.ndarray, n_factors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick the reference cell whose factor coordinates each cell takes, and its kernel's width.
 
-    A cell of a label with scores takes those of one of its reference cells (picked by its
-    uniform), blurred by a Gaussian kernel of Silverman's bandwidth ``h`` for the label's
-    ``k = n_factors[label]`` factors and ``n`` cells, ``h = (4 / (k + 2))^(1 / (k + 4)) n^(-1 / (k + 4))``, as
-    ``√(1 - h²) s + h w`` with ``w`` its normals: unit variance and the factors uncorrelated,
-    as with Gaussian normals, so the copula's correlation is the same, but the scores' shape is
-    kept. Cells of labels without scores keep their normals.
+    A cell of a label with scores and factors takes one of its reference cells, picked by its
+    uniform; the bandwidth is Silverman's for the label's ``k = n_factors[label]`` factors and
+    ``n`` cells, ``h = (4 / (k + 2))^(1 / (k + 4)) n^(-1 / (k + 4))``. Returns the row of the
+    scores (-1 for cells of other labels) and ``h`` (0 there).
     """
-    out = normals.copy()
+    picked = np.full(label.size, -1, dtype=np.int64)
+    bandwidth = np.zeros(label.size)
     for lab in np.unique(label):
         rows = np.flatnonzero(score_label == lab)
-        cells = np.flatnonzero(label == lab)
         k = n_factors[lab]
         if rows.size == 0 or k == 0:
             continue
-        h = (4.0 / (k + 2)) ** (1.0 / (k + 4)) * rows.size ** (-1.0 / (k + 4))
-        picked = rows[(uniforms[cells] * rows.size).astype(np.int64)]
-        mixed = math.sqrt(1.0 - h * h) * scores[picked[:, None], np.arange(k)]
-        out[cells[:, None], np.arange(k)] = mixed + h * normals[cells, :k]
+        cells = np.flatnonzero(label == lab)
+        picked[cells] = rows[(uniforms[cells] * rows.size).astype(np.int64)]
+        bandwidth[cells] = (4.0 / (k + 2)) ** (1.0 / (k + 4)) * rows.size ** (-1.0 / (k + 4))
+    return picked, bandwidth
+
+
+def blur(value: np.ndarray, normals: np.ndarray, bandwidth: np.ndarray) -> np.ndarray:
+    """``√(1 - h²) s + h w``: a unit-variance value blurred by a Gaussian kernel, still of unit variance."""
+    return np.sqrt(1.0 - bandwidth**2) * value + bandwidth * normals
+
+
+def factor_normals(
+    normals: np.ndarray, picked: np.ndarray, bandwidth: np.ndarray, label: np.ndarray,
+    scores: np.ndarray, n_factors: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Factor normals of a block of cells, resampled from the reference cells' scores.
+
+    A cell with a reference cell (:func:`pick_cells`) takes its scores on its label's factors,
+    blurred (:func:`blur`) with its own normals: unit variance and the factors uncorrelated, as
+    with Gaussian normals, so the copula's correlation is the same, but the scores' shape is
+    kept. Other cells, and columns beyond a label's factors, keep their normals.
+    """
+    out = normals.copy()
+    rows = np.flatnonzero(picked >= 0)
+    h = bandwidth[rows, None]
+    mixed = blur(scores[picked[rows]], normals[rows], h)
+    own = np.arange(normals.shape[1]) < n_factors[label[rows]][:, None]
+    out[rows] = np.where(own, mixed, normals[rows])
     return out
 
 

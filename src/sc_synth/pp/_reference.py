@@ -6,7 +6,7 @@ import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse, stats
 
 from ._copula import MAX_FACTORS, attenuation, fit_factors, normal_scores
 
@@ -67,6 +67,11 @@ class ReferenceParams:
         of each one's label. Simulated cells draw their factor values from them, blurred by a
         Gaussian kernel (see "Simulate your own data set" in the documentation); ``None``, or a
         label without rows, draws standard normals.
+    score_lib_ranks
+        ``(N,)`` each of those cells' rank of library size within its label and batch, in
+        ``(0, 1)``: a simulated cell takes the rank of the cell whose coordinates it takes,
+        blurred by the same kernel, so that its depth goes with its state. ``None`` draws
+        library sizes independently of the factors.
     """
 
     labels: list[str]
@@ -85,6 +90,7 @@ class ReferenceParams:
     factors: np.ndarray
     factor_scores: np.ndarray | None = None
     score_labels: np.ndarray | None = None
+    score_lib_ranks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_labels, n_batches, n_genes = len(self.labels), len(self.batches), len(self.gene_names)
@@ -122,6 +128,8 @@ class ReferenceParams:
                 "ReferenceParams.factor_scores and score_labels must be given together."
             )
         if self.factor_scores is None:
+            if self.score_lib_ranks is not None:
+                raise ValueError("ReferenceParams.score_lib_ranks needs factor_scores.")
             return
         scores = np.asarray(self.factor_scores, dtype=float)
         labels = np.asarray(self.score_labels)
@@ -136,6 +144,14 @@ class ReferenceParams:
         if labels.size and (labels.min() < 0 or labels.max() >= n_labels):
             raise ValueError(f"ReferenceParams.score_labels must lie in [0, {n_labels}).")
         self.factor_scores, self.score_labels = scores, labels.astype(np.int64)
+        if self.score_lib_ranks is not None:
+            ranks = np.asarray(self.score_lib_ranks, dtype=float)
+            if ranks.shape != (labels.size,) or not np.all((ranks > 0) & (ranks < 1)):
+                raise ValueError(
+                    f"ReferenceParams.score_lib_ranks must be an array of shape ({labels.size},) "
+                    "(one rank per row of factor_scores) with values in (0, 1)."
+                )
+            self.score_lib_ranks = ranks
 
     @property
     def noise_sd(self) -> np.ndarray:
@@ -158,7 +174,7 @@ class ReferenceParams:
             values[name] = [str(v) for v in np.asarray(values[name]).tolist()]
         for name in ("labels_key", "batch_key"):
             values[name] = str(values[name]) or None
-        for name in ("factor_scores", "score_labels"):
+        for name in ("factor_scores", "score_labels", "score_lib_ranks"):
             value = record.get(name, "")
             values[name] = None if isinstance(value, str) else value
         return cls(**values)
@@ -197,6 +213,7 @@ def fit_reference(
     zero_inflation = np.zeros_like(dispersion)
     factors = np.zeros((n_labels, counts.shape[1], MAX_FACTORS))
     scores, score_labels = [np.zeros((0, MAX_FACTORS))], [np.zeros(0, dtype=np.int64)]
+    lib_ranks = [np.zeros(0)]
     log_lib_quantiles = _library_sizes(lib, label, batch, cells)
     rng = np.random.default_rng(0)
     for g in range(n_labels):
@@ -219,6 +236,7 @@ def fit_reference(
         if coordinates.shape[1]:
             scores.append(np.pad(coordinates, ((0, 0), (0, MAX_FACTORS - coordinates.shape[1]))))
             score_labels.append(np.full(rows.size, g))
+            lib_ranks.append(_ranks_within(lib[rows], batch[rows]))
     return ReferenceParams(
         labels=[str(v) for v in label_names],
         batches=[str(v) for v in batch_names],
@@ -236,7 +254,17 @@ def fit_reference(
         factors=factors,
         factor_scores=np.concatenate(scores),
         score_labels=np.concatenate(score_labels),
+        score_lib_ranks=np.concatenate(lib_ranks),
     )
+
+
+def _ranks_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Mid-ranks of ``values`` within each group, scaled into ``(0, 1)``."""
+    ranks = np.empty(values.size)
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        ranks[members] = (stats.rankdata(values[members]) - 0.5) / members.size
+    return ranks
 
 
 def _cell_profiles(profile: np.ndarray, batch_factor: np.ndarray) -> np.ndarray:

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from scipy import special
 from threadpoolctl import threadpool_limits
 
 from .._core._csr import RowsBuffer
 from .._progress import over_chunks
 from .._validation import check_obs_key, get_matrix
 from ._checks import check_count, check_probabilities
-from ._copula import draw_counts, factor_normals, zero_bounds
+from ._copula import blur, draw_counts, factor_normals, pick_cells, zero_bounds
 from ._dask import computed_in_order
 from ._design import DESIGN_PARAMS, Design, DesignTruth, check_design
 from ._estimate import estimate_params
@@ -46,9 +47,11 @@ class _Inputs:
     loadings: np.ndarray
     n_loadings: np.ndarray
     noise_sd: np.ndarray
-    # reference cells' factor scores and their labels (None: standard normal factors)
+    # reference cells' factor scores (None: standard normal factors), the row each cell takes
+    # (-1: none) and its kernel's bandwidth
     scores: np.ndarray | None
-    score_labels: np.ndarray | None
+    picked: np.ndarray
+    bandwidth: np.ndarray
     # per cell, the point of its (label, batch) library-size grid at or above its own size
     # (-1 beyond the grid), and the zero bounds at those points
     grid_index: np.ndarray
@@ -249,6 +252,19 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation, design):
     batch = (u[:, None] > cdf[label]).sum(axis=1)
     probs = np.linspace(0.0, 1.0, params.log_lib_quantiles.shape[-1])
     u = rng.random(n_cells)
+    factors = params.factors if correlation else np.zeros_like(params.factors)
+    used = np.abs(factors).sum(axis=1) > 0
+    n_loadings = np.where(used.any(axis=1), used.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+    scores = params.factor_scores if correlation else None
+    picked, bandwidth = np.full(n_cells, -1, dtype=np.int64), np.zeros(n_cells)
+    if scores is not None:
+        picked, bandwidth = pick_cells(rng.random(n_cells), label, params.score_labels, n_loadings)
+        if params.score_lib_ranks is not None:
+            # a cell's depth goes with its state: its size's rank is its reference cell's,
+            # blurred as its coordinates are
+            took = picked >= 0
+            rank = special.ndtri(params.score_lib_ranks[picked[took]])
+            u[took] = special.ndtr(blur(rank, special.ndtri(u[took]), bandwidth[took]))
     log_lib = np.empty(n_cells)
     for g in range(len(params.labels)):
         for b in range(n_batches):
@@ -263,9 +279,6 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation, design):
         },
         index=pd.Index([f"Cell{i}" for i in range(1, n_cells + 1)]),
     )
-    factors = params.factors if correlation else np.zeros_like(params.factors)
-    used = np.abs(factors).sum(axis=1) > 0
-    n_loadings = np.where(used.any(axis=1), used.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
     table = _cell_profiles(params.profile, params.batch_factor)
     profile_row = label * n_batches + batch
     lib_row = np.arange(table.shape[0])
@@ -294,8 +307,9 @@ def _draw_cells(n_cells, params, probs, seed, chunk_cells, correlation, design):
         loadings=np.ascontiguousarray(factors.transpose(0, 2, 1)),
         n_loadings=n_loadings.astype(np.int64),
         noise_sd=params.noise_sd if correlation else np.ones_like(params.dispersion),
-        scores=params.factor_scores if correlation else None,
-        score_labels=params.score_labels if correlation else None,
+        scores=scores,
+        picked=picked,
+        bandwidth=bandwidth,
         grid_index=grid_index,
         bounds=bounds,
     )
@@ -331,7 +345,7 @@ def _simulate_chunk(inputs: _Inputs, start: int) -> Piece:
         e = rng.standard_normal((n, n_genes), dtype=np.float32)
         if inputs.scores is not None:
             w = factor_normals(
-                w, rng.random(n), inputs.label[cut], inputs.scores, inputs.score_labels,
+                w, inputs.picked[cut], inputs.bandwidth[cut], inputs.label[cut], inputs.scores,
                 inputs.n_loadings,
             )  # fmt: skip
         values = np.empty(n * n_genes, dtype=np.float32)
