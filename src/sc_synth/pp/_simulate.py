@@ -154,7 +154,8 @@ def simulate(
           mean library size), labels in the order of ``uns["simulate"]["params"]["labels"]``;
           ``uns["simulate"]``: ``mode`` (``"reference"``), ``params`` (the
           :class:`~sc_synth.pp.ReferenceParams` as a dict, copula loadings in ``factors``
-          and the reference cells' coordinates on them in ``factor_scores``),
+          the reference cells' coordinates on them in ``factor_scores`` and their ranks of
+          library size in ``score_lib_ranks``),
           ``n_cells``, ``group_prob``, ``seed`` and ``correlation``.
         - ``obs["batch"]``, ``obs["group"]``: categoricals ``"Batch1"…``, ``"Group1"…``
           (``"Path1"…`` with paths); ``obs["exp_lib_size"]``: the expected library size drawn for
