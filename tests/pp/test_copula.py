@@ -168,3 +168,40 @@ def test_genes_without_counts_get_no_loadings_and_no_warning():
         assert attenuation(np.zeros((2, 3)), np.full(3, 0.2), np.zeros(3)).tolist() == [0, 0, 0]
     assert not loadings[:5].any()
     assert loadings[5:30].any()
+
+
+def test_library_sizes_go_with_the_factor_coordinates_when_ranked():
+    # one factor on the first 30 genes; reference cells whose coordinate is their depth's rank
+    loadings = np.zeros((100, MAX_FACTORS))
+    loadings[:30, 0] = 0.9
+    ranks = (np.arange(400) + 0.5) / 400
+    scores = np.zeros((400, MAX_FACTORS))
+    scores[:, 0] = stats.norm.ppf(ranks)
+    scores[:, 0] /= scores[:, 0].std()
+    fields = {**_one_label(loadings), "factor_scores": scores, "score_labels": np.zeros(400, int)}
+
+    def block_share_against_depth(params):
+        adata = ss.pp.simulate(3000, params=params, seed=1)
+        share = np.asarray(adata.X[:, :30].sum(axis=1)).ravel() / adata.X.sum(axis=1).A1
+        return np.corrcoef(share, np.log(adata.obs["exp_lib_size"]))[0, 1]
+
+    coupled = ss.pp.ReferenceParams(**fields, score_lib_ranks=ranks)
+    assert block_share_against_depth(coupled) > 0.5
+    assert abs(block_share_against_depth(ss.pp.ReferenceParams(**fields))) < 0.1
+    # the sizes keep their distribution, and chunks change nothing
+    small = ss.pp.simulate(3000, params=coupled, seed=1, chunk_size=64)
+    large = ss.pp.simulate(3000, params=coupled, seed=1, chunk_size=2000)
+    assert (small.X != large.X).nnz == 0
+    drawn = np.log(small.obs["exp_lib_size"])
+    expected = coupled.log_lib_quantiles[0, 0]
+    assert (
+        stats.ks_2samp(
+            drawn,
+            np.interp(np.random.default_rng(0).random(3000), np.linspace(0, 1, 101), expected),
+        ).pvalue
+        > 0.01
+    )
+    with pytest.raises(ValueError, match="score_lib_ranks must be an array"):
+        ss.pp.ReferenceParams(**fields, score_lib_ranks=ranks[:5])
+    with pytest.raises(ValueError, match="needs factor_scores"):
+        ss.pp.ReferenceParams(**_one_label(loadings), score_lib_ranks=ranks)
