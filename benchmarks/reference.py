@@ -16,9 +16,9 @@ Tables:
   distance is the fitted law's rather than that of one sample of it.
 - ``cells``: ``ss.tl.evaluate`` with ``groupby="bulk_labels"`` (precision, recall, classifier
   AUC, within-label gene-gene correlation), "all" rows, beside its reference and baseline rows.
-- ``known``: reference mode fitted to all pbmc68k cells serves as a known truth; a data set
-  of the same size and labels is drawn from it, split and refitted on half B as above, so the
-  gap to its real-versus-real row is estimation alone.
+- ``known``: reference mode fitted to all pbmc68k cells serves as a known truth; data sets of
+  pbmc68k's size and four times it, with its labels, are drawn from it, split and refitted on
+  half B as above, so the gap to each one's real-versus-real row is estimation alone.
 - ``vae``: the split, seeds and evaluation of ``benchmarks/judge.py pbmc`` (training half from
   ``sc_synth._study.split_halves``, ``ss.tl.evaluate`` of the held-out half with ``train=`` and
   five evaluation seeds), reference mode fitted on the training half and drawn with the
@@ -158,37 +158,39 @@ def cells(seeds):
 def known(seeds):
     """Refit reference mode to data drawn from a known copula of its own form.
 
-    The "truth" is reference mode fitted to all pbmc68k cells; a data set of the same size and
-    composition is drawn from it per seed, split as the real one is, refitted on half B and
-    judged on half A, so that the gap left to the real-versus-real row is estimation alone.
+    The "truth" is reference mode fitted to all pbmc68k cells; data sets of pbmc68k's size and
+    of four times its size, with its label shares, are drawn from it per seed, split as the
+    real one is, refitted on half B and judged on half A, so that the gap left to each one's
+    real-versus-real row is estimation alone, at two numbers of cells.
     """
     import sc_synth as ss
 
     real = ss.datasets.pbmc68k_counts()
     truth = ss.pp.estimate_params(real, labels_key=LABELS)
     rows = []
-    for seed in seeds:
-        drawn = ss.pp.simulate(real.n_obs, params=truth, seed=100 + seed)
-        held_out, train = _halves(drawn, seed)
-        fitted = ss.pp.estimate_params(train, labels_key=LABELS)
-        sim = ss.pp.simulate(held_out.n_obs, params=fitted, seed=seed)
-        table = ss.tl.evaluate(
-            drawn,
-            {"reference mode, refitted": sim},
-            groupby=LABELS,
-            metrics=["precision_recall", "correlation"],
-            seed=seed,
-        )
-        for _, row in table[table["group"] == "all"].iterrows():
-            rows.append(
-                {
-                    "set": row["synthetic"],
-                    "seed": seed,
-                    "precision": row["precision"],
-                    "recall": row["recall"],
-                    "gene-gene corr": row["gene_gene_corr"],
-                }
+    for n_cells in (real.n_obs, 4 * real.n_obs):
+        for seed in seeds:
+            drawn = ss.pp.simulate(n_cells, params=truth, seed=100 + seed)
+            held_out, train = _halves(drawn, seed)
+            fitted = ss.pp.estimate_params(train, labels_key=LABELS)
+            sim = ss.pp.simulate(held_out.n_obs, params=fitted, seed=seed)
+            table = ss.tl.evaluate(
+                drawn,
+                {"reference mode, refitted": sim},
+                groupby=LABELS,
+                metrics=["precision_recall", "correlation"],
+                seed=seed,
             )
+            for _, row in table[table["group"] == "all"].iterrows():
+                rows.append(
+                    {
+                        "set": f"{n_cells:,} cells: {row['synthetic']}",
+                        "seed": seed,
+                        "precision": row["precision"],
+                        "recall": row["recall"],
+                        "gene-gene corr": row["gene_gene_corr"],
+                    }
+                )
     return _spread(pd.DataFrame(rows))
 
 
