@@ -22,6 +22,7 @@ from ._design import DESIGN_PARAMS, Design, DesignTruth, check_design
 from ._estimate import estimate_params
 from ._params import PER_GROUP, SimParams, check_names
 from ._reference import ReferenceParams, _cell_profiles
+from ._reference_truth import truth_var, truth_varm
 from ._splat import BLOCK_CELLS, Piece, stream
 from ._store import write_zarr
 
@@ -196,7 +197,7 @@ def simulate_reference(
         "seed": seed,
         "correlation": correlation,
     }
-    var, varm = _var(params), _varm(params)
+    var, varm = truth_var(params), truth_varm(params)
     if truth is not None:
         obs = obs.assign(**truth.obs())
         var = var.assign(**truth.var(params.labels))
@@ -378,36 +379,3 @@ def _shared(w, label, loadings, n_loadings) -> np.ndarray:
         n = n_loadings[lab]
         shared[cells] = w[cells, :n] @ loadings[lab, :n]
     return shared
-
-
-def _var(params: ReferenceParams) -> pd.DataFrame:
-    mean_lib = float((params.batch_prob * _mean_library(params)).sum(axis=1) @ params.group_prob)
-    columns = {"base_gene_mean": params.base_profile * mean_lib}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for g, name in enumerate(params.labels):
-            columns[f"de_fac_{name}"] = np.where(
-                params.base_profile > 0, params.profile[g] / params.base_profile, 1.0
-            )
-    for b, name in enumerate(params.batches):
-        columns[f"batch_fac_{name}"] = params.batch_factor[b]
-    return pd.DataFrame(columns, index=pd.Index(params.gene_names))
-
-
-def _mean_library(params: ReferenceParams) -> np.ndarray:
-    """``(L, B)`` mean library size of the distribution the quantiles interpolate."""
-    q = np.exp(params.log_lib_quantiles)
-    # piecewise log-linear between quantiles: the mean of each piece is its logarithmic mean
-    low, high = q[..., :-1], q[..., 1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        piece = np.where(high > low, (high - low) / np.log(high / low), low)
-    return piece.mean(axis=-1)
-
-
-def _varm(params: ReferenceParams) -> dict[str, np.ndarray]:
-    """Genes × labels marginal parameters (columns in the order of ``params.labels``)."""
-    label_lib = (params.batch_prob * _mean_library(params)).sum(axis=1)
-    return {
-        "mean": (params.profile * label_lib[:, None]).T,
-        "dispersion": params.dispersion.T,
-        "zero_inflation": params.zero_inflation.T,
-    }
