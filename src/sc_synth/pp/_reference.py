@@ -229,8 +229,10 @@ def fit_reference(
         dispersion[g], zero_inflation[g] = _zero_inflation(x, mu, phi)
         z = normal_scores(x, mu, dispersion[g], zero_inflation[g], rng)
         # cells at evenly spaced ranks of library size stand for the label's range of depths
-        ranks = ((np.arange(_ATTENUATION_CELLS) + 0.5) * rows.size / _ATTENUATION_CELLS).astype(int)
-        typical = mu[np.argsort(lib[rows])[ranks]]
+        spread = ((np.arange(_ATTENUATION_CELLS) + 0.5) * rows.size / _ATTENUATION_CELLS).astype(
+            int
+        )
+        typical = mu[np.argsort(lib[rows])[spread]]
         shrink = attenuation(typical, dispersion[g], zero_inflation[g])
         factors[g], coordinates = fit_factors(z, attenuation=shrink)
         if coordinates.shape[1]:
